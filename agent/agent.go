@@ -1,0 +1,295 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/sysflux/sysflux/agent/rawcodec"
+	"github.com/sysflux/sysflux/agent/spool"
+	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	agentv1 "github.com/sysflux/sysflux/gen/sysflux/agent/v1"
+)
+
+// Version is the agent's software version, reported to hubs.
+const Version = "0.1.0"
+
+// A Source produces records. Run calls emit for each record in order and returns when the source
+// is exhausted or ctx ends; an error from emit must be returned.
+type Source interface {
+	// Name describes the source for logs.
+	Name() string
+	// Run produces records until the source is exhausted or ctx ends.
+	Run(ctx context.Context, emit func(context.Context, *sysflowv1.Record) error) error
+}
+
+// Config configures an Agent.
+type Config struct {
+	// Window bounds and stamps the agent's records.
+	Window spool.Config
+	// BatchRecords is the largest number of records sent in one message; zero means 512.
+	BatchRecords int
+	// HeartbeatInterval is how long a stream may stay idle before the agent sends a heartbeat;
+	// zero means 5 seconds.
+	HeartbeatInterval time.Duration
+	// StatsInterval is how often the agent sends its counters; zero means 10 seconds.
+	StatsInterval time.Duration
+	// Logger receives the agent's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Agent holds an agent's window and serves it to hubs.
+type Agent struct {
+	agentv1.UnimplementedAgentServiceServer
+
+	cfg    Config
+	window *spool.Window
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	active context.CancelFunc // cancels the stream currently served, if any
+	gen    int                // counts streams, to tell the current one from replaced ones
+
+	sent atomic.Int64 // records sent to hubs
+
+	kernelDrops  func() int64
+	decodeErrors func() int64
+}
+
+// New returns an agent with an empty window.
+func New(cfg Config) *Agent {
+	if cfg.BatchRecords <= 0 {
+		cfg.BatchRecords = 512
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 5 * time.Second
+	}
+	if cfg.StatsInterval <= 0 {
+		cfg.StatsInterval = 10 * time.Second
+	}
+	if cfg.Window.Epoch == 0 {
+		cfg.Window.Epoch = time.Now().UnixNano()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Agent{
+		cfg:    cfg,
+		window: spool.New(cfg.Window),
+		log:    log.With("agent", cfg.Window.AgentID),
+	}
+}
+
+// Window returns the agent's window.
+func (a *Agent) Window() *spool.Window { return a.window }
+
+// Run feeds the sources into the window one after the other, then returns. It returns the first
+// source error; ctx ending is not an error.
+func (a *Agent) Run(ctx context.Context, sources ...Source) error {
+	for _, src := range sources {
+		before := a.window.Stats().Produced
+		start := time.Now()
+		err := src.Run(ctx, a.window.Append)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("source %s: %w", src.Name(), err)
+		}
+		a.log.Info("source done", "source", src.Name(),
+			"records", a.window.Stats().Produced-before, "duration", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// StreamRecords serves one hub stream; see agentv1.AgentServiceServer.
+func (a *Agent) StreamRecords(stream agentv1.AgentService_StreamRecordsServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	open := first.GetOpen()
+	if open == nil {
+		return status.Error(codes.InvalidArgument, "the first message of a stream must be an Open")
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	gen := a.replaceActive(cancel)
+	defer a.clearActive(gen)
+
+	epoch := a.window.Epoch()
+	after := int64(0)
+	if p := open.GetResumeAfter(); p != nil && p.GetEpoch() == epoch {
+		after = p.GetSeq()
+	}
+	batch := a.cfg.BatchRecords
+	if n := int(open.GetMaxBatchRecords()); n > 0 && n < batch {
+		batch = n
+	}
+	st := a.window.Stats()
+	missing := int64(0)
+	if st.Oldest > 0 && after+1 < st.Oldest {
+		missing = st.Oldest - after - 1
+	} else if st.Oldest == 0 && after+1 < st.Next {
+		missing = st.Next - after - 1
+	}
+	log := a.log.With("hub", open.GetHubId())
+	log.Info("hub stream opened", "resume_after", after, "oldest", st.Oldest, "next", st.Next, "missing", missing)
+	hello := &agentv1.StreamRecordsResponse{Message: &agentv1.StreamRecordsResponse_Hello{Hello: &agentv1.Hello{
+		AgentId:        a.window.AgentID(),
+		NodeId:         a.window.NodeID(),
+		Epoch:          epoch,
+		OldestSeq:      st.Oldest,
+		NextSeq:        st.Next,
+		MissingRecords: missing,
+		Version:        Version,
+	}}}
+	if err := stream.Send(hello); err != nil {
+		return err
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { // hub -> agent
+		for {
+			req, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			switch m := req.GetMessage().(type) {
+			case *agentv1.StreamRecordsRequest_Ack:
+				a.window.Ack(m.Ack.GetEpoch(), m.Ack.GetSeq())
+			case *agentv1.StreamRecordsRequest_Open:
+				return status.Error(codes.InvalidArgument, "Open sent twice on one stream")
+			}
+		}
+	})
+	g.Go(func() error { // agent -> hub
+		return a.send(ctx, stream, after, batch)
+	})
+	err = g.Wait()
+	log.Info("hub stream closed", "err", err)
+	if ctx.Err() != nil && stream.Context().Err() == nil {
+		if a.replaced(gen) {
+			return status.Error(codes.Aborted, "stream replaced by a newer Open")
+		}
+	}
+	return err
+}
+
+// send sends the records after seq after, then new records as they come, with heartbeats and
+// stats, until ctx ends.
+func (a *Agent) send(ctx context.Context, stream grpc.ServerStream, after int64, batch int) error {
+	heartbeat := time.NewTicker(a.cfg.HeartbeatInterval)
+	defer heartbeat.Stop()
+	stats := time.NewTicker(a.cfg.StatsInterval)
+	defer stats.Stop()
+	var (
+		recs     [][]byte
+		lastSize int
+	)
+	for {
+		changed := a.window.Changed()
+		var missing int64
+		recs, after, missing = a.window.Read(after, batch, recs[:0])
+		if missing > 0 {
+			a.log.Warn("records dropped before the hub took them", "missing", missing)
+		}
+		if len(recs) > 0 {
+			// grpc may still hold the previous frame's bytes: encode into a new buffer.
+			frame := &rawcodec.Frame{B: rawcodec.AppendBatch(make([]byte, 0, lastSize), protowire.Number(2), recs)}
+			lastSize = len(frame.B)
+			if err := stream.SendMsg(frame); err != nil {
+				return err
+			}
+			a.sent.Add(int64(len(recs)))
+			heartbeat.Reset(a.cfg.HeartbeatInterval)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		case <-heartbeat.C:
+			hb := &agentv1.StreamRecordsResponse{Message: &agentv1.StreamRecordsResponse_Heartbeat{
+				Heartbeat: &agentv1.Heartbeat{SendTime: timestamppb.Now()}}}
+			if err := stream.SendMsg(hb); err != nil {
+				return err
+			}
+		case <-stats.C:
+			if err := stream.SendMsg(a.stats()); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// SetCounters makes the agent report kernel drops and decode errors from the given functions.
+func (a *Agent) SetCounters(kernelDrops, decodeErrors func() int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.kernelDrops, a.decodeErrors = kernelDrops, decodeErrors
+}
+
+func (a *Agent) stats() *agentv1.StreamRecordsResponse {
+	st := a.window.Stats()
+	s := &agentv1.Stats{
+		ReadTime:             timestamppb.Now(),
+		ProducedRecords:      st.Produced,
+		SentRecords:          a.sent.Load(),
+		AckedSeq:             st.Acked,
+		WindowRecords:        st.Records,
+		WindowBytes:          st.Bytes,
+		WindowDroppedRecords: st.Dropped,
+	}
+	a.mu.Lock()
+	if a.kernelDrops != nil {
+		s.KernelDroppedRecords = a.kernelDrops()
+	}
+	if a.decodeErrors != nil {
+		s.DecodeErrors = a.decodeErrors()
+	}
+	a.mu.Unlock()
+	return &agentv1.StreamRecordsResponse{Message: &agentv1.StreamRecordsResponse_Stats{Stats: s}}
+}
+
+// replaceActive makes cancel the current stream's, cancelling the one it replaces.
+func (a *Agent) replaceActive(cancel context.CancelFunc) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.active != nil {
+		a.active()
+	}
+	a.active = cancel
+	a.gen++
+	return a.gen
+}
+
+func (a *Agent) clearActive(gen int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gen == gen {
+		a.active = nil
+	}
+}
+
+func (a *Agent) replaced(gen int) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.gen != gen
+}
