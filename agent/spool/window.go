@@ -186,7 +186,7 @@ func (w *Window) Read(after int64, max int, dst [][]byte) (recs [][]byte, last, 
 		missing = w.oldest - after - 1
 		after = w.oldest - 1
 	}
-	for s := after + 1; s < w.next && len(dst) < max; s++ {
+	for s, n := after+1, 0; s < w.next && n < max; s, n = s+1, n+1 {
 		dst = append(dst, w.buf[(s-1)%int64(len(w.buf))])
 		after = s
 	}

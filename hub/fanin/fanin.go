@@ -18,9 +18,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sysflux/sysflux/agent/rawcodec"
+	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	agentv1 "github.com/sysflux/sysflux/gen/sysflux/agent/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
-	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	"github.com/sysflux/sysflux/hub/ring"
 )
 
@@ -243,7 +243,8 @@ func recvErr(st grpc.ClientStream, err error) error {
 	}
 }
 
-// topField returns the one field of a StreamRecordsResponse (a oneof) and its bytes.
+// topField returns the member of a StreamRecordsResponse's oneof and its bytes. Fields this hub
+// does not know are skipped, as protobuf skips them.
 func topField(b []byte) (protowire.Number, []byte, error) {
 	var (
 		num  protowire.Number
@@ -255,7 +256,7 @@ func topField(b []byte) (protowire.Number, []byte, error) {
 			return 0, nil, protowire.ParseError(l)
 		}
 		b = b[l:]
-		if typ != protowire.BytesType {
+		if typ != protowire.BytesType || n < 1 || n > 4 { // not a member this hub knows
 			l = protowire.ConsumeFieldValue(n, typ, b)
 			if l < 0 {
 				return 0, nil, protowire.ParseError(l)

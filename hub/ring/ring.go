@@ -95,9 +95,9 @@ func (r *Ring) Append(agentID string, entries []Entry) AppendResult {
 		r.push(*e)
 		res.Appended++
 	}
-	r.last[agentID] = last
 	res.Last = last
 	if res.Appended > 0 {
+		r.last[agentID] = last
 		close(r.changed)
 		r.changed = make(chan struct{})
 	}

@@ -88,9 +88,13 @@ func Scan(b []byte) (Meta, error) {
 			if n < 0 {
 				return m, fmt.Errorf("record payload: %w", protowire.ParseError(n))
 			}
-			m.Type = sysflowv1.RecordType(num - recordFieldBase)
+			// As in proto.Unmarshal, another oneof member replaces the payload and the same
+			// member again merges into it.
+			if t := sysflowv1.RecordType(num - recordFieldBase); t != m.Type {
+				m.Type, m.OpFlags = t, 0
+			}
 			if m.HasOpFlags = hasOpFlags(m.Type); m.HasOpFlags {
-				f, err := scanOpFlags(v)
+				f, err := scanOpFlags(v, m.OpFlags)
 				if err != nil {
 					return m, fmt.Errorf("record payload %v: %w", m.Type, err)
 				}
@@ -111,9 +115,8 @@ func Scan(b []byte) (Meta, error) {
 	return m, nil
 }
 
-// scanOpFlags finds op_flags in an encoded event or flow.
-func scanOpFlags(b []byte) (int32, error) {
-	var flags int32
+// scanOpFlags finds op_flags in an encoded event or flow; flags is the value when it has none.
+func scanOpFlags(b []byte, flags int32) (int32, error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {

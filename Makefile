@@ -1,0 +1,71 @@
+# sysflux build, test and generation. `make help` lists the targets.
+
+SHELL := /usr/bin/env bash -o pipefail
+GO ?= go
+# Code generators and linters are pinned in tools.mod, apart from the project's own go.mod.
+GOTOOL := $(GO) tool -modfile=tools.mod
+FIXTURES ?= ../shared/fixtures
+TRACE ?= $(FIXTURES)/sysflow/traces/sfprocessor_k8s_small.sf
+HUB ?= 127.0.0.1:7700
+FUZZTIME ?= 30s
+
+.PHONY: all
+all: lint test ## Lint and test everything
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build bin/sysflux
+	$(GO) build -o bin/sysflux ./cmd/sysflux
+
+.PHONY: up
+up: build ## Run agent + hub on this node (API on $(HUB)); try `bin/sysflux tail` in another shell
+	bin/sysflux up --listen $(HUB) --replay $(TRACE)
+
+.PHONY: test
+test: ## Run every test, with the race detector (fuzz targets replay their corpus)
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) test -race -count=1 ./...
+
+.PHONY: lint
+lint: ## Lint Go and protobuf
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GOTOOL) buf lint
+
+.PHONY: gen
+gen: ## Regenerate gen/ from proto/
+	$(GOTOOL) buf generate
+
+.PHONY: checkgenerate
+checkgenerate: gen ## Fail when gen/ is not what proto/ generates
+	@test -z "$$(git status --porcelain -- gen)" || { git status --porcelain -- gen; echo "gen/ is stale: run make gen and commit"; exit 1; }
+
+.PHONY: breaking
+breaking: ## Fail when proto/ breaks compatibility with the previous commit
+	@if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then \
+		$(GOTOOL) buf breaking --against '.git#ref=HEAD~1'; \
+	else echo "no earlier schema to compare with"; fi
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+.PHONY: bench
+bench: ## Measure throughput against an in-process baseline (see BENCHMARKS.md)
+	SYSFLUX_BENCH=1 $(GO) test -run '^TestBenchReport$$' -count=1 -v ./hub/ | grep -v '^=== '
+
+.PHONY: grpcurl
+grpcurl: ## Build bin/grpcurl at the pinned version
+	$(GO) build -modfile=tools.mod -o bin/grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf bin
