@@ -15,9 +15,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sysflux/sysflux/agent/rawcodec"
+	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
 	"github.com/sysflux/sysflux/gen/sysflux/hub/v1/hubv1connect"
-	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	"github.com/sysflux/sysflux/hub/ring"
 )
 

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sysflux/sysflux/agent"
+	"github.com/sysflux/sysflux/agent/replay"
+	"github.com/sysflux/sysflux/agent/spool"
+)
+
+// agentFlags configure an agent.
+type agentFlags struct {
+	listen        string
+	replays       []string
+	replayRate    float64
+	agentID       string
+	nodeID        string
+	windowRecords int
+	windowBytes   int64
+	batchRecords  int
+}
+
+func (f *agentFlags) register(cmd *cobra.Command, listenFlag string) {
+	cmd.Flags().StringVar(&f.listen, listenFlag, "127.0.0.1:7701", "address the agent serves hubs on")
+	cmd.Flags().StringArrayVar(&f.replays, "replay", nil, "SysFlow Avro trace file to replay (repeatable; replayed in order)")
+	cmd.Flags().Float64Var(&f.replayRate, "replay-rate", 0, "most records replayed per second (0: as fast as the hub takes them)")
+	cmd.Flags().StringVar(&f.agentID, "agent-id", "", "agent id stamped on records (default: NODE/PORT)")
+	cmd.Flags().StringVar(&f.nodeID, "node", "", "node id stamped on records (default: host name)")
+	cmd.Flags().IntVar(&f.windowRecords, "window-records", 1_000_000, "most records kept for hubs")
+	cmd.Flags().Int64Var(&f.windowBytes, "window-bytes", 256<<20, "most encoded bytes kept for hubs")
+	cmd.Flags().IntVar(&f.batchRecords, "batch-records", 512, "most records sent to a hub in one message")
+}
+
+// sources checks the flags and returns the agent's sources.
+func (f *agentFlags) sources() ([]agent.Source, error) {
+	if len(f.replays) == 0 {
+		return nil, usageError("no source: pass --replay FILE (live capture is not available yet)")
+	}
+	if f.replayRate < 0 {
+		return nil, usageError("--replay-rate: %v is negative", f.replayRate)
+	}
+	var srcs []agent.Source
+	for _, p := range f.replays {
+		src := replay.File{Path: p, Rate: f.replayRate}
+		if err := src.Check(); err != nil {
+			return nil, usageError("--replay: %w", err)
+		}
+		srcs = append(srcs, src)
+	}
+	return srcs, nil
+}
+
+// listenTCP listens on addr, naming the flag in errors.
+func listenTCP(flag, addr string) (net.Listener, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, usageError("--%s: %q is not host:port: %w", flag, addr, err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", flag, err)
+	}
+	return ln, nil
+}
+
+// newAgent builds an agent for a listener.
+func (f *agentFlags) newAgent(ln net.Listener, log *slog.Logger) (*agent.Agent, error) {
+	if f.windowRecords <= 0 || f.windowBytes <= 0 || f.batchRecords <= 0 {
+		return nil, usageError("--window-records, --window-bytes and --batch-records must be positive")
+	}
+	node := f.nodeID
+	if node == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("host name: %w", err)
+		}
+		node = h
+	}
+	id := f.agentID
+	if id == "" {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		id = node + "/" + port
+	}
+	return agent.New(agent.Config{
+		Window: spool.Config{
+			NodeID: node, AgentID: id, Epoch: time.Now().UnixNano(),
+			MaxRecords: f.windowRecords, MaxBytes: f.windowBytes, Overflow: spool.Block,
+		},
+		BatchRecords: f.batchRecords,
+		Logger:       log,
+	}), nil
+}
+
+// runAgent serves a on ln and runs its sources until ctx ends.
+func runAgent(ctx context.Context, a *agent.Agent, ln net.Listener, srcs []agent.Source, log *slog.Logger) error {
+	srv := agent.NewGRPCServer(a, log.With("component", "grpc"))
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil {
+			return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		stopped := make(chan struct{})
+		go func() { srv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(2 * time.Second):
+			srv.Stop()
+		}
+		return nil
+	})
+	g.Go(func() error { return a.Run(ctx, srcs...) })
+	log.Info("agent serving", "addr", ln.Addr().String(), "agent", a.Window().AgentID(), "node", a.Window().NodeID(), "epoch", a.Window().Epoch())
+	return g.Wait()
+}
+
+func newAgentCommand(logs *logFlags) *cobra.Command {
+	f := &agentFlags{}
+	cmd := &cobra.Command{
+		Use:     "agent",
+		Short:   "Run an agent: record this node (or replay traces) and serve the records to hubs",
+		Example: `  sysflux agent --listen 127.0.0.1:7701 --replay trace.sf`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logs.logger()
+			if err != nil {
+				return err
+			}
+			srcs, err := f.sources()
+			if err != nil {
+				return err
+			}
+			ln, err := listenTCP("listen", f.listen)
+			if err != nil {
+				return err
+			}
+			a, err := f.newAgent(ln, log)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			return runAgent(cmd.Context(), a, ln, srcs, log)
+		},
+	}
+	f.register(cmd, "listen")
+	return cmd
+}

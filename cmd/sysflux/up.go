@@ -1,0 +1,56 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+)
+
+func newUpCommand(logs *logFlags) *cobra.Command {
+	var (
+		af = &agentFlags{}
+		hf = &hubFlags{}
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run an agent and a hub in one process: everything for this node",
+		Example: `  sysflux up --replay trace.sf
+  sysflux tail --hub 127.0.0.1:7700`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logs.logger()
+			if err != nil {
+				return err
+			}
+			srcs, err := af.sources()
+			if err != nil {
+				return err
+			}
+			aln, err := listenTCP("agent-listen", af.listen)
+			if err != nil {
+				return err
+			}
+			a, err := af.newAgent(aln, log.With("component", "agent"))
+			if err != nil {
+				aln.Close()
+				return err
+			}
+			h, err := hf.newHub([]string{aln.Addr().String()}, log.With("component", "hub"))
+			if err != nil {
+				aln.Close()
+				return err
+			}
+			hln, err := listenTCP("listen", hf.listen)
+			if err != nil {
+				aln.Close()
+				return err
+			}
+			g, ctx := errgroup.WithContext(cmd.Context())
+			g.Go(func() error { return runAgent(ctx, a, aln, srcs, log.With("component", "agent")) })
+			g.Go(func() error { return h.Serve(ctx, hln) })
+			return g.Wait()
+		},
+	}
+	hf.register(cmd)
+	af.register(cmd, "agent-listen")
+	return cmd
+}
