@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -161,35 +160,44 @@ func (a *Agent) StreamRecords(stream agentv1.AgentService_StreamRecordsServer) e
 		return err
 	}
 
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { // hub -> agent
-		for {
-			req, err := stream.Recv()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			switch m := req.GetMessage().(type) {
-			case *agentv1.StreamRecordsRequest_Ack:
-				a.window.Ack(m.Ack.GetEpoch(), m.Ack.GetSeq())
-			case *agentv1.StreamRecordsRequest_Open:
-				return status.Error(codes.InvalidArgument, "Open sent twice on one stream")
-			}
+	// Recv does not watch ctx, only the stream's own context, which ends when this handler
+	// returns: so the handler returns when sending ends, and the receiver follows.
+	recvDone := make(chan error, 1)
+	go func() { recvDone <- a.receive(stream) }() // ends when the handler returns
+	sendDone := make(chan error, 1)
+	go func() { sendDone <- a.send(ctx, stream, after, batch) }()
+	select {
+	case err = <-recvDone: // the hub half-closed, or the stream broke
+		cancel()
+		if serr := <-sendDone; err == nil {
+			err = serr
 		}
-	})
-	g.Go(func() error { // agent -> hub
-		return a.send(ctx, stream, after, batch)
-	})
-	err = g.Wait()
+	case err = <-sendDone:
+	}
+	if err == nil && a.replaced(gen) {
+		err = status.Error(codes.Aborted, "stream replaced by a newer Open")
+	}
 	log.Info("hub stream closed", "err", err)
-	if ctx.Err() != nil && stream.Context().Err() == nil {
-		if a.replaced(gen) {
-			return status.Error(codes.Aborted, "stream replaced by a newer Open")
+	return err
+}
+
+// receive applies the hub's acknowledgements until the hub half-closes or the stream ends.
+func (a *Agent) receive(stream agentv1.AgentService_StreamRecordsServer) error {
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch m := req.GetMessage().(type) {
+		case *agentv1.StreamRecordsRequest_Ack:
+			a.window.Ack(m.Ack.GetEpoch(), m.Ack.GetSeq())
+		case *agentv1.StreamRecordsRequest_Open:
+			return status.Error(codes.InvalidArgument, "Open sent twice on one stream")
 		}
 	}
-	return err
 }
 
 // send sends the records after seq after, then new records as they come, with heartbeats and
