@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -20,15 +21,29 @@ type binaryCodec struct{}
 
 func (binaryCodec) Name() string { return "proto" }
 
+// Marshal returns a slice connect may keep: connect pools what Marshal returns.
 func (binaryCodec) Marshal(v any) ([]byte, error) {
 	if e, ok := v.(*encodedSubscribeResponse); ok {
-		return e.b, nil
+		return bytes.Clone(e.b), nil
 	}
 	m, ok := v.(proto.Message)
 	if !ok {
 		return nil, fmt.Errorf("cannot encode %T", v)
 	}
 	return proto.Marshal(m)
+}
+
+// MarshalAppend copies into connect's buffer. Without it connect would keep the slice Marshal
+// returns for reuse, and Subscribe reuses its buffer for the next batch.
+func (binaryCodec) MarshalAppend(dst []byte, v any) ([]byte, error) {
+	if e, ok := v.(*encodedSubscribeResponse); ok {
+		return append(dst, e.b...), nil
+	}
+	m, ok := v.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("cannot encode %T", v)
+	}
+	return proto.MarshalOptions{}.MarshalAppend(dst, m)
 }
 
 func (binaryCodec) Unmarshal(b []byte, v any) error {
