@@ -207,10 +207,7 @@ func (a *Agent) send(ctx context.Context, stream grpc.ServerStream, after int64,
 	defer heartbeat.Stop()
 	stats := time.NewTicker(a.cfg.StatsInterval)
 	defer stats.Stop()
-	var (
-		recs     [][]byte
-		lastSize int
-	)
+	var recs [][]byte
 	for {
 		changed := a.window.Changed()
 		var missing int64
@@ -219,10 +216,8 @@ func (a *Agent) send(ctx context.Context, stream grpc.ServerStream, after int64,
 			a.log.Warn("records dropped before the hub took them", "missing", missing)
 		}
 		if len(recs) > 0 {
-			// grpc may still hold the previous frame's bytes: encode into a new buffer.
-			frame := &rawcodec.Frame{B: rawcodec.AppendBatch(make([]byte, 0, lastSize), protowire.Number(2), recs)}
-			lastSize = len(frame.B)
-			if err := stream.SendMsg(frame); err != nil {
+			// grpc may still hold the previous frame's bytes: each frame has its own buffer.
+			if err := stream.SendMsg(rawcodec.BatchFrame(protowire.Number(2), recs)); err != nil {
 				return err
 			}
 			a.sent.Add(int64(len(recs)))

@@ -19,6 +19,17 @@ import (
 type Frame struct {
 	// B is the encoded message. A received Frame owns B.
 	B []byte
+	// pooled, when set, is the pool buffer B lives in; grpc returns it to the pool once written.
+	pooled *[]byte
+}
+
+// BatchFrame returns a Frame holding a message whose field num is a sysflow.v1.RecordBatch of
+// the encoded records recs. Its buffer comes from grpc's buffer pool and goes back to it once
+// grpc has written the frame, so a Frame from BatchFrame must be sent exactly once.
+func BatchFrame(num protowire.Number, recs [][]byte) *Frame {
+	b := mem.DefaultBufferPool().Get(SizeBatch(num, recs))
+	*b = AppendBatch((*b)[:0], num, recs)
+	return &Frame{B: *b, pooled: b}
 }
 
 // Codec is grpc's "proto" codec extended to Frames: a *Frame is sent as its bytes, and a message
@@ -33,6 +44,9 @@ func (Codec) Name() string { return "proto" }
 // Marshal encodes v.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	if f, ok := v.(*Frame); ok {
+		if f.pooled != nil {
+			return mem.BufferSlice{mem.NewBuffer(f.pooled, mem.DefaultBufferPool())}, nil
+		}
 		return mem.BufferSlice{mem.SliceBuffer(f.B)}, nil
 	}
 	return protoCodec.Marshal(v)
@@ -54,10 +68,7 @@ var protoCodec = encoding.GetCodecV2("proto")
 // AppendBatch appends to dst the encoding of a sysflow.v1.RecordBatch holding the encoded
 // records recs, as a length-delimited field number num of an enclosing message.
 func AppendBatch(dst []byte, num protowire.Number, recs [][]byte) []byte {
-	size := 0
-	for _, r := range recs {
-		size += protowire.SizeTag(1) + protowire.SizeBytes(len(r))
-	}
+	size := batchSize(recs)
 	dst = protowire.AppendTag(dst, num, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(size))
 	for _, r := range recs {
@@ -65,4 +76,18 @@ func AppendBatch(dst []byte, num protowire.Number, recs [][]byte) []byte {
 		dst = protowire.AppendBytes(dst, r)
 	}
 	return dst
+}
+
+// SizeBatch returns the length of AppendBatch's encoding.
+func SizeBatch(num protowire.Number, recs [][]byte) int {
+	return protowire.SizeTag(num) + protowire.SizeBytes(batchSize(recs))
+}
+
+// batchSize returns the encoded size of a RecordBatch of recs.
+func batchSize(recs [][]byte) int {
+	size := 0
+	for _, r := range recs {
+		size += protowire.SizeTag(1) + protowire.SizeBytes(len(r))
+	}
+	return size
 }

@@ -61,7 +61,8 @@ type Window struct {
 	acked    int64
 	bytes    int64
 	dropped  int64
-	changed  chan struct{} // closed and replaced when records are appended
+	changed  chan struct{} // closed when records are appended, if handed out; then replaced
+	watched  bool          // whether changed was handed out since it was made
 	ackedCh  chan struct{} // closed and replaced when the acknowledged position moves
 	produced int64
 }
@@ -131,8 +132,11 @@ func (w *Window) Append(ctx context.Context, rec *sysflowv1.Record) error {
 	w.bytes += int64(len(b))
 	w.next++
 	w.produced++
-	close(w.changed)
-	w.changed = make(chan struct{})
+	if w.watched { // most appends have nobody waiting: spare them a channel
+		close(w.changed)
+		w.changed = make(chan struct{})
+		w.watched = false
+	}
 	return nil
 }
 
@@ -197,6 +201,7 @@ func (w *Window) Read(after int64, max int, dst [][]byte) (recs [][]byte, last, 
 func (w *Window) Changed() <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.watched = true
 	return w.changed
 }
 
