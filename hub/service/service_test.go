@@ -280,3 +280,25 @@ func TestConnectGoClients(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscribeHeartbeat checks that an idle subscription gets heartbeats.
+func TestSubscribeHeartbeat(t *testing.T) {
+	hubAddr, _, _ := startHub(t)
+	url := "http://" + hubAddr + "/sysflux.hub.v1.HubService/Subscribe"
+	// The trace has no Kubernetes events: nothing matches, so only heartbeats come.
+	req := []byte(`{"recordTypes":["RECORD_TYPE_K8S_EVENT"],"fromOldest":true,"heartbeatInterval":"0.1s"}`)
+	start := time.Now()
+	msgs := connectStream(t, url, "json", req, 2)
+	for i, m := range msgs {
+		var resp hubv1.SubscribeResponse
+		if err := protojson.Unmarshal(m, &resp); err != nil {
+			t.Fatal(err)
+		}
+		if resp.GetHeartbeat().GetSendTime() == nil {
+			t.Errorf("message %d = %v, want a heartbeat", i, &resp)
+		}
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("two heartbeats 100ms apart arrived after %v", d)
+	}
+}
