@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -74,8 +73,8 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 				if ctx.Err() != nil {
 					return nil
 				}
-				if s, ok := status.FromError(errors.Unwrap(err)); ok && s.Code() != codes.Unavailable && s.Code() != codes.DeadlineExceeded {
-					return err
+				if c := status.Code(err); c != codes.Unavailable && c != codes.DeadlineExceeded {
+					return err // the hub answered: not an unreachable peer
 				}
 				return unreachableError(fmt.Errorf("hub %s is not reachable: %w", addr, err))
 			}
