@@ -44,6 +44,14 @@ gen: ## Regenerate gen/ from proto/
 checkgenerate: gen ## Fail when gen/ is not what proto/ generates
 	@test -z "$$(git status --porcelain -- gen)" || { git status --porcelain -- gen; echo "gen/ is stale: run make gen and commit"; exit 1; }
 
+.PHONY: bpf
+bpf: ## Rebuild the eBPF objects and their Go loader (clang-19, llvm-19, libbpf-dev)
+	cd bpf && $(GO) generate ./...
+
+.PHONY: checkbpf
+checkbpf: bpf ## Fail when the committed eBPF objects are not what the C sources build
+	@test -z "$$(git status --porcelain -- bpf)" || { git status --porcelain -- bpf; echo "bpf/ is stale: run make bpf and commit"; exit 1; }
+
 .PHONY: breaking
 breaking: ## Fail when proto/ breaks compatibility with the previous commit
 	@if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then \

@@ -1,0 +1,372 @@
+//go:build ignore
+
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* sysflux capture: process lifecycle from the sched tracepoints, file opens and closes from
+ * the syscall tracepoints, and read/write counts aggregated per open file in the kernel, so
+ * that a record crosses to user space when something changes, not on every read or write. */
+
+#include "headers/capture.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+char __license[] SEC("license") = "Dual BSD/GPL";
+
+#define PATH_MAX_LEN 256
+#define ARGS_MAX_LEN 1024
+
+enum event_kind {
+	EVENT_EXEC = 1,
+	EVENT_CLONE = 2,
+	EVENT_EXIT = 3,
+	EVENT_OPEN = 4,
+	EVENT_CLOSE = 5,
+};
+
+struct event_header {
+	__u32 kind;
+	__u32 pid; /* thread group id */
+	__u32 tid;
+	__u32 start_pad;
+	__u64 ts;             /* boot-time ns */
+	__u64 start_boottime; /* of the process (of the child for clone), boot-time ns */
+};
+
+struct exec_event {
+	struct event_header h;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u32 args_len;
+	char filename[PATH_MAX_LEN];
+	char args[ARGS_MAX_LEN];
+};
+
+struct clone_event {
+	struct event_header h;
+	__u32 child_pid;
+	__u32 child_tid;
+	__u32 ppid;
+	__u32 pad;
+};
+
+struct exit_event {
+	struct event_header h;
+	__s32 exit_code;
+	__u32 pad;
+};
+
+struct open_event {
+	struct event_header h;
+	__s64 ret;
+	__s32 flags;
+	__s32 dirfd;
+	char path[PATH_MAX_LEN];
+};
+
+struct fd_key {
+	__u32 pid;
+	__s32 fd;
+};
+
+struct fd_counts {
+	__u64 read_ops;
+	__u64 write_ops;
+	__u64 read_bytes;
+	__u64 write_bytes;
+};
+
+struct close_event {
+	struct event_header h;
+	__s32 fd;
+	__u32 pad;
+	struct fd_counts counts;
+};
+
+/* An open in progress: the arguments seen on entry, for the exit. */
+struct open_args {
+	__u64 path; /* const char __user * */
+	__s32 flags;
+	__s32 dirfd;
+};
+
+/* The agent's own process, never recorded; set before load. */
+volatile const __u32 self_pid = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* Records the ring buffer had no room for, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Read and write counts of every open file the agent saw being opened. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct fd_key);
+	__type(value, struct fd_counts);
+} fds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct open_args);
+} opens SEC(".maps");
+
+
+/* Keep the event types in BTF so that bpf2go generates their Go twins. */
+const struct exec_event *unused_exec __attribute__((unused));
+const struct clone_event *unused_clone __attribute__((unused));
+const struct exit_event *unused_exit __attribute__((unused));
+const struct open_event *unused_open __attribute__((unused));
+const struct close_event *unused_close __attribute__((unused));
+
+static __always_inline void count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline void *reserve(__u64 size)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+	if (!e)
+		count_drop();
+	return e;
+}
+
+static __always_inline void fill_header(struct event_header *h, __u32 kind, __u64 id)
+{
+	h->kind = kind;
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->start_pad = 0;
+	h->ts = bpf_ktime_get_boot_ns();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	h->start_boottime = BPF_CORE_READ(task, group_leader, start_boottime);
+}
+
+SEC("raw_tracepoint/sched_process_exec")
+int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (id >> 32 == self_pid)
+		return 0;
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	struct exec_event *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EVENT_EXEC, id);
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->uid = BPF_CORE_READ(task, cred, uid.val);
+	e->gid = BPF_CORE_READ(task, cred, gid.val);
+	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 len = end - start;
+	if (len > ARGS_MAX_LEN)
+		len = ARGS_MAX_LEN;
+	e->args_len = 0;
+	if (len > 0 && bpf_probe_read_user(e->args, len, (void *)start) == 0)
+		e->args_len = len;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("raw_tracepoint/sched_process_fork")
+int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (id >> 32 == self_pid)
+		return 0;
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	struct clone_event *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EVENT_CLONE, id);
+	e->child_pid = BPF_CORE_READ(child, tgid);
+	e->child_tid = BPF_CORE_READ(child, pid);
+	e->ppid = BPF_CORE_READ(parent, real_parent, tgid);
+	e->pad = 0;
+	/* The child's start, for its process id; a thread's process is the parent's. */
+	if (e->child_pid != e->h.pid)
+		e->h.start_boottime = BPF_CORE_READ(child, start_boottime);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("raw_tracepoint/sched_process_exit")
+int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (id >> 32 == self_pid)
+		return 0;
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	struct exit_event *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EVENT_EXIT, id);
+	e->exit_code = BPF_CORE_READ(task, exit_code);
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+static __always_inline int enter_open(const char *path, __s32 flags, __s32 dirfd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (id >> 32 == self_pid)
+		return 0;
+	__u32 tid = (__u32)id;
+	struct open_args a = {.path = (__u64)path, .flags = flags, .dirfd = dirfd};
+	bpf_map_update_elem(&opens, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int exit_open(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct open_args *a = bpf_map_lookup_elem(&opens, &tid);
+	if (!a)
+		return 0;
+	struct open_event *e = reserve(sizeof(*e));
+	if (!e) {
+		bpf_map_delete_elem(&opens, &tid);
+		return 0;
+	}
+	fill_header(&e->h, EVENT_OPEN, id);
+	e->ret = ret;
+	e->flags = a->flags;
+	e->dirfd = a->dirfd;
+	bpf_probe_read_user_str(e->path, sizeof(e->path), (const char *)a->path);
+	bpf_map_delete_elem(&opens, &tid);
+	if (ret >= 0) {
+		struct fd_key k = {.pid = id >> 32, .fd = ret};
+		struct fd_counts zero = {};
+		bpf_map_update_elem(&fds, &k, &zero, BPF_ANY);
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+#define AT_FDCWD -100
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int enter_openat(struct syscall_enter_ctx *ctx)
+{
+	return enter_open((const char *)ctx->args[1], ctx->args[2], ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int exit_openat(struct syscall_exit_ctx *ctx) { return exit_open(ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_enter_open")
+int enter_open_(struct syscall_enter_ctx *ctx)
+{
+	return enter_open((const char *)ctx->args[0], ctx->args[1], AT_FDCWD);
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int exit_open_(struct syscall_exit_ctx *ctx) { return exit_open(ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_enter_creat")
+int enter_creat(struct syscall_enter_ctx *ctx)
+{
+	/* creat is open with O_CREAT|O_WRONLY|O_TRUNC. */
+	return enter_open((const char *)ctx->args[0], 01 | 0100 | 01000, AT_FDCWD);
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int exit_creat(struct syscall_exit_ctx *ctx) { return exit_open(ctx->ret); }
+
+struct open_how_flags {
+	__u64 flags;
+};
+
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int enter_openat2(struct syscall_enter_ctx *ctx)
+{
+	struct open_how_flags how = {};
+	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
+	return enter_open((const char *)ctx->args[1], (__s32)how.flags, ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int exit_openat2(struct syscall_exit_ctx *ctx) { return exit_open(ctx->ret); }
+
+/* The fd of a read or write at its exit: the syscall's first argument, still in the saved
+ * user registers. Reading it there spares a map update on entry. */
+static __always_inline __s32 exit_fd(void)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return (__s32)BPF_CORE_READ(regs, di);
+}
+
+static __always_inline int count_io(long ret, bool write)
+{
+	if (ret < 0)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fd_key k = {.pid = id >> 32, .fd = exit_fd()};
+	struct fd_counts *c = bpf_map_lookup_elem(&fds, &k);
+	if (!c)
+		return 0; /* not a file the agent saw opened */
+	if (write) {
+		__sync_fetch_and_add(&c->write_ops, 1);
+		__sync_fetch_and_add(&c->write_bytes, ret);
+	} else {
+		__sync_fetch_and_add(&c->read_ops, 1);
+		__sync_fetch_and_add(&c->read_bytes, ret);
+	}
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int exit_read(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, false); }
+
+SEC("tracepoint/syscalls/sys_exit_pread64")
+int exit_pread64(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, false); }
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int exit_readv(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, false); }
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int exit_write(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, true); }
+
+SEC("tracepoint/syscalls/sys_exit_pwrite64")
+int exit_pwrite64(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, true); }
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int exit_writev(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, true); }
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct syscall_enter_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fd_key k = {.pid = id >> 32, .fd = ctx->args[0]};
+	struct fd_counts *c = bpf_map_lookup_elem(&fds, &k);
+	if (!c)
+		return 0;
+	struct close_event *e = reserve(sizeof(*e));
+	if (e) {
+		fill_header(&e->h, EVENT_CLOSE, id);
+		e->fd = k.fd;
+		e->pad = 0;
+		e->counts = *c;
+		bpf_ringbuf_submit(e, 0);
+	}
+	bpf_map_delete_elem(&fds, &k);
+	return 0;
+}

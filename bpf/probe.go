@@ -1,0 +1,186 @@
+//go:build linux
+
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+)
+
+// Errors Open reports for machines that cannot run the probe.
+var (
+	// ErrNotRoot means the process lacks the privileges to load eBPF programs.
+	ErrNotRoot = errors.New("loading eBPF programs needs root (or CAP_BPF and CAP_PERFMON)")
+	// ErrNoBTF means the kernel does not describe its types in BTF, which CO-RE needs.
+	ErrNoBTF = errors.New("the kernel has no BTF (/sys/kernel/btf/vmlinux is missing)")
+)
+
+// Event kinds, as in the Kind field of EventHeader.
+const (
+	KindExec  = 1
+	KindClone = 2
+	KindExit  = 3
+	KindOpen  = 4
+	KindClose = 5
+)
+
+// The kernel's event records, as laid out in the ring buffer.
+type (
+	// EventHeader starts every record.
+	EventHeader = captureEventHeader
+	// ExecEvent reports an exec.
+	ExecEvent = captureExecEvent
+	// CloneEvent reports a new process or thread.
+	CloneEvent = captureCloneEvent
+	// ExitEvent reports a thread's exit.
+	ExitEvent = captureExitEvent
+	// OpenEvent reports an open.
+	OpenEvent = captureOpenEvent
+	// CloseEvent reports a close of a file the probe saw opened, with its read/write counts.
+	CloseEvent = captureCloseEvent
+	// FDKey names an open file: a process and a descriptor.
+	FDKey = captureFdKey
+	// FDCounts are an open file's read and write counts.
+	FDCounts = captureFdCounts
+)
+
+// Probe is the loaded, attached capture programs.
+type Probe struct {
+	objs   captureObjects
+	links  []link.Link
+	reader *ringbuf.Reader
+}
+
+// Open loads the capture programs, ignoring the process selfPID (the agent), and attaches
+// them. Call Close when done.
+func Open(selfPID uint32) (*Probe, error) {
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return nil, ErrNoBTF
+	}
+	if err := ensureTracefs(); err != nil {
+		return nil, err
+	}
+	spec, err := loadCapture()
+	if err != nil {
+		return nil, fmt.Errorf("load capture spec: %w", err)
+	}
+	if err := spec.Variables["self_pid"].Set(selfPID); err != nil {
+		return nil, fmt.Errorf("set self_pid: %w", err)
+	}
+	p := &Probe{}
+	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("load capture programs: %+v", ve)
+		}
+		return nil, fmt.Errorf("load capture programs: %w", err)
+	}
+	progs := &p.objs.capturePrograms
+	for _, rt := range []struct {
+		name string
+		prog *ebpf.Program
+	}{
+		{"sched_process_exec", progs.SchedProcessExec},
+		{"sched_process_fork", progs.SchedProcessFork},
+		{"sched_process_exit", progs.SchedProcessExit},
+	} {
+		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: rt.name, Program: rt.prog})
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("attach raw tracepoint sched/%s: %w", rt.name, err)
+		}
+		p.links = append(p.links, l)
+	}
+	for _, tp := range []struct {
+		name string
+		prog *ebpf.Program
+	}{
+		{"sys_enter_openat", progs.EnterOpenat}, {"sys_exit_openat", progs.ExitOpenat},
+		{"sys_enter_open", progs.EnterOpen}, {"sys_exit_open", progs.ExitOpen},
+		{"sys_enter_creat", progs.EnterCreat}, {"sys_exit_creat", progs.ExitCreat},
+		{"sys_enter_openat2", progs.EnterOpenat2}, {"sys_exit_openat2", progs.ExitOpenat2},
+		{"sys_exit_read", progs.ExitRead}, {"sys_exit_pread64", progs.ExitPread64}, {"sys_exit_readv", progs.ExitReadv},
+		{"sys_exit_write", progs.ExitWrite}, {"sys_exit_pwrite64", progs.ExitPwrite64}, {"sys_exit_writev", progs.ExitWritev},
+		{"sys_enter_close", progs.EnterClose},
+	} {
+		l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("attach tracepoint syscalls/%s: %w", tp.name, err)
+		}
+		p.links = append(p.links, l)
+	}
+	if p.reader, err = ringbuf.NewReader(p.objs.Events); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("open ring buffer: %w", err)
+	}
+	return p, nil
+}
+
+// ensureTracefs mounts tracefs where cilium/ebpf looks for tracepoints, if nothing is there.
+func ensureTracefs() error {
+	for _, dir := range []string{"/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"} {
+		if _, err := os.Stat(dir); err == nil {
+			return nil
+		}
+	}
+	if err := unix.Mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, ""); err != nil {
+		return fmt.Errorf("tracefs is not mounted and mounting it on /sys/kernel/tracing failed: %w", err)
+	}
+	return nil
+}
+
+// Read waits for the next record of the ring buffer and reads it into rec. It returns an error
+// wrapping ringbuf.ErrClosed once Close was called.
+func (p *Probe) Read(rec *ringbuf.Record) error {
+	return p.reader.ReadInto(rec)
+}
+
+// Drops returns the number of records the kernel could not put in the ring buffer, summed over
+// CPUs.
+func (p *Probe) Drops() (uint64, error) {
+	var perCPU []uint64
+	if err := p.objs.Drops.Lookup(uint32(0), &perCPU); err != nil {
+		return 0, fmt.Errorf("read drop counters: %w", err)
+	}
+	var n uint64
+	for _, v := range perCPU {
+		n += v
+	}
+	return n, nil
+}
+
+// Counts calls fn with the read and write counts of every open file the probe tracks.
+func (p *Probe) Counts(fn func(FDKey, FDCounts)) error {
+	var (
+		k FDKey
+		v FDCounts
+	)
+	it := p.objs.Fds.Iterate()
+	for it.Next(&k, &v) {
+		fn(k, v)
+	}
+	return it.Err()
+}
+
+// Close detaches and unloads the programs and unblocks Read.
+func (p *Probe) Close() error {
+	var errs []error
+	if p.reader != nil {
+		errs = append(errs, p.reader.Close())
+	}
+	for _, l := range p.links {
+		errs = append(errs, l.Close())
+	}
+	errs = append(errs, p.objs.Close())
+	return errors.Join(errs...)
+}
