@@ -20,6 +20,8 @@ enum event_kind {
 	EVENT_EXIT = 3,
 	EVENT_OPEN = 4,
 	EVENT_CLOSE = 5,
+	EVENT_CONNECT = 6,
+	EVENT_ACCEPT = 7,
 };
 
 struct event_header {
@@ -82,6 +84,20 @@ struct close_event {
 	struct fd_counts counts;
 };
 
+/* A connect or accept: the socket's endpoints once the call returned. */
+struct net_event {
+	struct event_header h;
+	__s64 ret;
+	__s32 fd;
+	__u16 family; /* AF_INET 2, AF_INET6 10 */
+	__u16 proto;  /* IPPROTO_TCP 6, IPPROTO_UDP 17 */
+	__u16 sport;  /* host order */
+	__u16 dport;  /* host order */
+	__u32 pad;
+	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+};
+
 /* An open in progress: the arguments seen on entry, for the exit. */
 struct open_args {
 	__u64 path; /* const char __user * */
@@ -127,6 +143,7 @@ const struct clone_event *unused_clone __attribute__((unused));
 const struct exit_event *unused_exit __attribute__((unused));
 const struct open_event *unused_open __attribute__((unused));
 const struct close_event *unused_close __attribute__((unused));
+const struct net_event *unused_net __attribute__((unused));
 
 static __always_inline void count_drop(void)
 {
@@ -370,3 +387,93 @@ int enter_close(struct syscall_enter_ctx *ctx)
 	bpf_map_delete_elem(&fds, &k);
 	return 0;
 }
+
+#define AF_INET 2
+#define AF_INET6 10
+#define EINPROGRESS 115
+
+/* The socket behind a descriptor of the current process, or NULL. */
+static __always_inline struct sock *fd_sock(__s32 fd)
+{
+	if (fd < 0)
+		return NULL;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if ((unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline int net_event(__u32 kind, __s32 fd, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (id >> 32 == self_pid)
+		return 0;
+	struct sock *sk = fd_sock(fd);
+	if (!sk)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	struct net_event *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, kind, id);
+	e->ret = ret;
+	e->fd = fd;
+	e->family = family;
+	e->proto = BPF_CORE_READ(sk, sk_protocol);
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	e->dport = (dport >> 8) | (dport << 8);
+	e->pad = 0;
+	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->daddr, sk, __sk_common.skc_daddr);
+	} else {
+		bpf_core_read(e->saddr, sizeof(e->saddr), &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, sizeof(e->daddr), &sk->__sk_common.skc_v6_daddr);
+	}
+	bpf_ringbuf_submit(e, 0);
+	if (ret >= 0 || ret == -EINPROGRESS) {
+		struct fd_key k = {.pid = id >> 32, .fd = fd};
+		struct fd_counts zero = {};
+		bpf_map_update_elem(&fds, &k, &zero, BPF_ANY);
+	}
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct syscall_exit_ctx *ctx) { return net_event(EVENT_CONNECT, exit_fd(), ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct syscall_exit_ctx *ctx)
+{
+	return ctx->ret < 0 ? 0 : net_event(EVENT_ACCEPT, ctx->ret, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct syscall_exit_ctx *ctx)
+{
+	return ctx->ret < 0 ? 0 : net_event(EVENT_ACCEPT, ctx->ret, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int exit_sendto(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, true); }
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int exit_sendmsg(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, true); }
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int exit_recvfrom(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, false); }
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int exit_recvmsg(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, false); }

@@ -72,6 +72,20 @@ type captureFdKey struct {
 	Fd  int32
 }
 
+type captureNetEvent struct {
+	_      structs.HostLayout
+	H      captureEventHeader
+	Ret    int64
+	Fd     int32
+	Family uint16
+	Proto  uint16
+	Sport  uint16
+	Dport  uint16
+	Pad    uint32
+	Saddr  [16]uint8
+	Daddr  [16]uint8
+}
+
 type captureOpenArgs struct {
 	_     structs.HostLayout
 	Path  uint64
@@ -101,6 +115,9 @@ const (
 	captureProgEnterOpen        = "enter_open_"
 	captureProgEnterOpenat      = "enter_openat"
 	captureProgEnterOpenat2     = "enter_openat2"
+	captureProgExitAccept       = "exit_accept"
+	captureProgExitAccept4      = "exit_accept4"
+	captureProgExitConnect      = "exit_connect"
 	captureProgExitCreat        = "exit_creat"
 	captureProgExitOpen         = "exit_open_"
 	captureProgExitOpenat       = "exit_openat"
@@ -109,6 +126,10 @@ const (
 	captureProgExitPwrite64     = "exit_pwrite64"
 	captureProgExitRead         = "exit_read"
 	captureProgExitReadv        = "exit_readv"
+	captureProgExitRecvfrom     = "exit_recvfrom"
+	captureProgExitRecvmsg      = "exit_recvmsg"
+	captureProgExitSendmsg      = "exit_sendmsg"
+	captureProgExitSendto       = "exit_sendto"
 	captureProgExitWrite        = "exit_write"
 	captureProgExitWritev       = "exit_writev"
 	captureProgSchedProcessExec = "sched_process_exec"
@@ -119,6 +140,7 @@ const (
 	captureVarUnusedClose       = "unused_close"
 	captureVarUnusedExec        = "unused_exec"
 	captureVarUnusedExit        = "unused_exit"
+	captureVarUnusedNet         = "unused_net"
 	captureVarUnusedOpen        = "unused_open"
 )
 
@@ -169,6 +191,9 @@ type captureProgramSpecs struct {
 	EnterOpen        *ebpf.ProgramSpec `ebpf:"enter_open_"`
 	EnterOpenat      *ebpf.ProgramSpec `ebpf:"enter_openat"`
 	EnterOpenat2     *ebpf.ProgramSpec `ebpf:"enter_openat2"`
+	ExitAccept       *ebpf.ProgramSpec `ebpf:"exit_accept"`
+	ExitAccept4      *ebpf.ProgramSpec `ebpf:"exit_accept4"`
+	ExitConnect      *ebpf.ProgramSpec `ebpf:"exit_connect"`
 	ExitCreat        *ebpf.ProgramSpec `ebpf:"exit_creat"`
 	ExitOpen         *ebpf.ProgramSpec `ebpf:"exit_open_"`
 	ExitOpenat       *ebpf.ProgramSpec `ebpf:"exit_openat"`
@@ -177,6 +202,10 @@ type captureProgramSpecs struct {
 	ExitPwrite64     *ebpf.ProgramSpec `ebpf:"exit_pwrite64"`
 	ExitRead         *ebpf.ProgramSpec `ebpf:"exit_read"`
 	ExitReadv        *ebpf.ProgramSpec `ebpf:"exit_readv"`
+	ExitRecvfrom     *ebpf.ProgramSpec `ebpf:"exit_recvfrom"`
+	ExitRecvmsg      *ebpf.ProgramSpec `ebpf:"exit_recvmsg"`
+	ExitSendmsg      *ebpf.ProgramSpec `ebpf:"exit_sendmsg"`
+	ExitSendto       *ebpf.ProgramSpec `ebpf:"exit_sendto"`
 	ExitWrite        *ebpf.ProgramSpec `ebpf:"exit_write"`
 	ExitWritev       *ebpf.ProgramSpec `ebpf:"exit_writev"`
 	SchedProcessExec *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
@@ -203,6 +232,7 @@ type captureVariableSpecs struct {
 	UnusedClose *ebpf.VariableSpec `ebpf:"unused_close"`
 	UnusedExec  *ebpf.VariableSpec `ebpf:"unused_exec"`
 	UnusedExit  *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedNet   *ebpf.VariableSpec `ebpf:"unused_net"`
 	UnusedOpen  *ebpf.VariableSpec `ebpf:"unused_open"`
 }
 
@@ -250,6 +280,7 @@ type captureVariables struct {
 	UnusedClose *ebpf.Variable `ebpf:"unused_close"`
 	UnusedExec  *ebpf.Variable `ebpf:"unused_exec"`
 	UnusedExit  *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedNet   *ebpf.Variable `ebpf:"unused_net"`
 	UnusedOpen  *ebpf.Variable `ebpf:"unused_open"`
 }
 
@@ -262,6 +293,9 @@ type capturePrograms struct {
 	EnterOpen        *ebpf.Program `ebpf:"enter_open_"`
 	EnterOpenat      *ebpf.Program `ebpf:"enter_openat"`
 	EnterOpenat2     *ebpf.Program `ebpf:"enter_openat2"`
+	ExitAccept       *ebpf.Program `ebpf:"exit_accept"`
+	ExitAccept4      *ebpf.Program `ebpf:"exit_accept4"`
+	ExitConnect      *ebpf.Program `ebpf:"exit_connect"`
 	ExitCreat        *ebpf.Program `ebpf:"exit_creat"`
 	ExitOpen         *ebpf.Program `ebpf:"exit_open_"`
 	ExitOpenat       *ebpf.Program `ebpf:"exit_openat"`
@@ -270,6 +304,10 @@ type capturePrograms struct {
 	ExitPwrite64     *ebpf.Program `ebpf:"exit_pwrite64"`
 	ExitRead         *ebpf.Program `ebpf:"exit_read"`
 	ExitReadv        *ebpf.Program `ebpf:"exit_readv"`
+	ExitRecvfrom     *ebpf.Program `ebpf:"exit_recvfrom"`
+	ExitRecvmsg      *ebpf.Program `ebpf:"exit_recvmsg"`
+	ExitSendmsg      *ebpf.Program `ebpf:"exit_sendmsg"`
+	ExitSendto       *ebpf.Program `ebpf:"exit_sendto"`
 	ExitWrite        *ebpf.Program `ebpf:"exit_write"`
 	ExitWritev       *ebpf.Program `ebpf:"exit_writev"`
 	SchedProcessExec *ebpf.Program `ebpf:"sched_process_exec"`
@@ -284,6 +322,9 @@ func (p *capturePrograms) Close() error {
 		p.EnterOpen,
 		p.EnterOpenat,
 		p.EnterOpenat2,
+		p.ExitAccept,
+		p.ExitAccept4,
+		p.ExitConnect,
 		p.ExitCreat,
 		p.ExitOpen,
 		p.ExitOpenat,
@@ -292,6 +333,10 @@ func (p *capturePrograms) Close() error {
 		p.ExitPwrite64,
 		p.ExitRead,
 		p.ExitReadv,
+		p.ExitRecvfrom,
+		p.ExitRecvmsg,
+		p.ExitSendmsg,
+		p.ExitSendto,
 		p.ExitWrite,
 		p.ExitWritev,
 		p.SchedProcessExec,

@@ -23,11 +23,13 @@ var (
 
 // Event kinds, as in the Kind field of EventHeader.
 const (
-	KindExec  = 1
-	KindClone = 2
-	KindExit  = 3
-	KindOpen  = 4
-	KindClose = 5
+	KindExec    = 1
+	KindClone   = 2
+	KindExit    = 3
+	KindOpen    = 4
+	KindClose   = 5
+	KindConnect = 6
+	KindAccept  = 7
 )
 
 // The kernel's event records, as laid out in the ring buffer.
@@ -44,6 +46,8 @@ type (
 	OpenEvent = captureOpenEvent
 	// CloseEvent reports a close of a file the probe saw opened, with its read/write counts.
 	CloseEvent = captureCloseEvent
+	// NetEvent reports a connect or an accept, with the socket's endpoints.
+	NetEvent = captureNetEvent
 	// FDKey names an open file: a process and a descriptor.
 	FDKey = captureFdKey
 	// FDCounts are an open file's read and write counts.
@@ -111,6 +115,9 @@ func Open(selfPID uint32) (*Probe, error) {
 		{"sys_exit_read", progs.ExitRead}, {"sys_exit_pread64", progs.ExitPread64}, {"sys_exit_readv", progs.ExitReadv},
 		{"sys_exit_write", progs.ExitWrite}, {"sys_exit_pwrite64", progs.ExitPwrite64}, {"sys_exit_writev", progs.ExitWritev},
 		{"sys_enter_close", progs.EnterClose},
+		{"sys_exit_connect", progs.ExitConnect}, {"sys_exit_accept", progs.ExitAccept}, {"sys_exit_accept4", progs.ExitAccept4},
+		{"sys_exit_sendto", progs.ExitSendto}, {"sys_exit_sendmsg", progs.ExitSendmsg},
+		{"sys_exit_recvfrom", progs.ExitRecvfrom}, {"sys_exit_recvmsg", progs.ExitRecvmsg},
 	} {
 		l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
 		if err != nil {

@@ -6,6 +6,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +28,12 @@ func TestMain(m *testing.M) {
 	switch os.Getenv("SYSFLUX_WORKLOAD") {
 	case "":
 		os.Exit(m.Run())
+	case "tcp":
+		if err := tcpWorkload(os.Getenv("SYSFLUX_NETWORK")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	case "file":
 		if err := fileWorkload(os.Getenv("SYSFLUX_PATH")); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -62,6 +71,50 @@ func fileWorkload(path string) error {
 		}
 	}
 	return syscall.Close(fd)
+}
+
+// tcpWorkload connects to a listener of its own on loopback, sends 1234 bytes, receives 567
+// back and closes both ends.
+func tcpWorkload(network string) error {
+	addr := "127.0.0.1:0"
+	if network == "tcp6" {
+		addr = "[::1]:0"
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	served := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			served <- err
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 1234)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			served <- err
+			return
+		}
+		_, err = c.Write(buf[:567])
+		served <- err
+	}()
+	c, err := net.Dial(network, ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	if _, err := c.Write(make([]byte, 1234)); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(c, make([]byte, 567)); err != nil {
+		return err
+	}
+	if err := <-served; err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // collect reads the probe's records in the background until stop is closed.
@@ -245,5 +298,72 @@ func TestIgnoresSelf(t *testing.T) {
 		if h := as[bpf.EventHeader](r); h != nil && h.Pid == uint32(os.Getpid()) && h.Kind != bpf.KindClone {
 			t.Fatalf("the probe recorded the process it was told to ignore: %+v", h)
 		}
+	}
+}
+
+func TestTCP(t *testing.T) {
+	for _, network := range []string{"tcp4", "tcp6"} {
+		t.Run(network, func(t *testing.T) {
+			p := open(t)
+			records, _ := collect(t, p)
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "SYSFLUX_WORKLOAD=tcp", "SYSFLUX_NETWORK="+network)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("workload: %v\n%s", err, out)
+			}
+			child := uint32(cmd.Process.Pid)
+			loopback := netip.MustParseAddr("127.0.0.1")
+			family := uint16(2)
+			if network == "tcp6" {
+				loopback, family = netip.IPv6Loopback(), 10
+			}
+			addr := func(b [16]uint8) netip.Addr {
+				if family == 2 {
+					return netip.AddrFrom4([4]byte(b[:4]))
+				}
+				return netip.AddrFrom16(b)
+			}
+			var connect, accept *bpf.NetEvent
+			closes := map[int32]*bpf.CloseEvent{}
+			for _, r := range records() {
+				h := as[bpf.EventHeader](r)
+				if h == nil || h.Pid != child {
+					continue
+				}
+				switch h.Kind {
+				case bpf.KindConnect:
+					connect = as[bpf.NetEvent](r)
+				case bpf.KindAccept:
+					accept = as[bpf.NetEvent](r)
+				case bpf.KindClose:
+					e := as[bpf.CloseEvent](r)
+					closes[e.Fd] = e
+				}
+			}
+			if connect == nil || accept == nil {
+				t.Fatalf("connect %v, accept %v: want both", connect, accept)
+			}
+			for _, e := range []*bpf.NetEvent{connect, accept} {
+				if e.Family != family || e.Proto != 6 || addr(e.Saddr) != loopback || addr(e.Daddr) != loopback {
+					t.Errorf("event %+v: want family %d, TCP, %v on both ends", e, family, loopback)
+				}
+			}
+			if connect.Sport != accept.Dport || connect.Dport != accept.Sport {
+				t.Errorf("client %d->%d and server %d<-%d ports do not pair up", connect.Sport, connect.Dport, accept.Sport, accept.Dport)
+			}
+			if connect.Ret != 0 && connect.Ret != -115 {
+				t.Errorf("connect returned %d", connect.Ret)
+			}
+			cl, sv := closes[connect.Fd], closes[accept.Fd]
+			if cl == nil || sv == nil {
+				t.Fatalf("closes of client fd %d: %v, server fd %d: %v", connect.Fd, cl, accept.Fd, sv)
+			}
+			if cl.Counts.WriteBytes != 1234 || cl.Counts.ReadBytes != 567 || sv.Counts.ReadBytes != 1234 || sv.Counts.WriteBytes != 567 {
+				t.Errorf("client counts %+v, server counts %+v; want 1234 bytes up and 567 down", cl.Counts, sv.Counts)
+			}
+			if cl.Counts.WriteOps != 1 || sv.Counts.WriteOps != 1 || cl.Counts.ReadOps == 0 || sv.Counts.ReadOps == 0 {
+				t.Errorf("client counts %+v, server counts %+v; want one write each and some reads", cl.Counts, sv.Counts)
+			}
+		})
 	}
 }
