@@ -1,0 +1,67 @@
+package flow
+
+import "net/netip"
+
+// Kind says what an Event reports.
+type Kind uint8
+
+// Event kinds.
+const (
+	// KindExec: process PID (thread TID) executed Path with Args; UID and GID are its ids after
+	// the exec. StartTime is the process's start time.
+	KindExec Kind = iota + 1
+	// KindClone: PID/TID created ChildPID/ChildTID (a new process when ChildPID != PID, else a
+	// thread). StartTime is the child's start time.
+	KindClone
+	// KindExit: thread TID of PID exited; when TID == PID the whole process is gone.
+	KindExit
+	// KindOpen: PID/TID opened Path with Flags (Linux open(2) flags); Ret is the new fd or a
+	// negative errno.
+	KindOpen
+	// KindClose: PID/TID closed FD; the counters are FD's totals since its open (or since its
+	// last flush).
+	KindClose
+	// KindCounters: FD's read and write totals since its open, as sampled by a periodic flush.
+	KindCounters
+	// KindConnect: PID/TID connected socket FD to Remote (Local is the address it was given).
+	KindConnect
+	// KindAccept: PID/TID accepted socket FD from Remote on Local.
+	KindAccept
+	// KindSetUID: PID/TID changed its user or group ids; Args holds the new ids.
+	KindSetUID
+)
+
+// Event is one observation of the capture layer, in wall-clock time.
+type Event struct {
+	Kind Kind
+	// Time is when it happened, in nanoseconds since the Unix epoch.
+	Time int64
+	// PID is the process (thread group) id and TID the thread id, in the host's pid namespace.
+	PID, TID int32
+	// StartTime is the start time of PID's process (of the child for KindClone), in nanoseconds
+	// since the Unix epoch, as the process OID defines it.
+	StartTime int64
+	// PPID is the parent process id (KindExec, KindClone).
+	PPID int32
+	// ChildPID and ChildTID are the new process and thread of a KindClone.
+	ChildPID, ChildTID int32
+	// UID and GID are the process's user and group ids (KindExec, KindSetUID).
+	UID, GID int32
+	// Path is the executable (KindExec) or the opened path (KindOpen), as given to the syscall.
+	Path string
+	// Args are the exec arguments without argv[0] (KindExec), or the syscall's arguments.
+	Args []string
+	// FD is the file descriptor concerned.
+	FD int32
+	// Flags are the open(2) flags (KindOpen).
+	Flags int32
+	// Ret is the syscall's return value (negative errno on failure).
+	Ret int64
+	// ReadOps, WriteOps, ReadBytes and WriteBytes count read and write calls on FD and the
+	// bytes they moved (KindClose, KindCounters).
+	ReadOps, WriteOps, ReadBytes, WriteBytes int64
+	// Proto is the IP protocol (6 TCP, 17 UDP) and Local and Remote the socket's endpoints
+	// (KindConnect, KindAccept).
+	Proto         int32
+	Local, Remote netip.AddrPort
+}
