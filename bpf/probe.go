@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -152,6 +153,11 @@ func (p *Probe) Read(rec *ringbuf.Record) error {
 	return p.reader.ReadInto(rec)
 }
 
+// SetDeadline makes Read give up with os.ErrDeadlineExceeded at t; the zero time waits forever.
+func (p *Probe) SetDeadline(t time.Time) {
+	p.reader.SetDeadline(t)
+}
+
 // Drops returns the number of records the kernel could not put in the ring buffer, summed over
 // CPUs.
 func (p *Probe) Drops() (uint64, error) {
@@ -177,6 +183,25 @@ func (p *Probe) Counts(fn func(FDKey, FDCounts)) error {
 		fn(k, v)
 	}
 	return it.Err()
+}
+
+// Take returns and forgets the read and write counts of one open file, for a process that
+// exited without closing it. ok is false when the probe does not track that file.
+func (p *Probe) Take(k FDKey) (c FDCounts, ok bool, err error) {
+	if err := p.objs.Fds.LookupAndDelete(&k, &c); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return c, false, nil
+		}
+		// Hash maps gained lookup-and-delete in Linux 5.14; fall back for older kernels.
+		if err := p.objs.Fds.Lookup(&k, &c); err != nil {
+			if errors.Is(err, ebpf.ErrKeyNotExist) {
+				return c, false, nil
+			}
+			return c, false, fmt.Errorf("read fd counters: %w", err)
+		}
+		p.objs.Fds.Delete(&k)
+	}
+	return c, true, nil
 }
 
 // Close detaches and unloads the programs and unblocks Read.

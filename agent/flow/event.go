@@ -55,6 +55,10 @@ type Event struct {
 	FD int32
 	// Flags are the open(2) flags (KindOpen).
 	Flags int32
+	// DirFD is the directory descriptor a relative Path is relative to (KindOpen: openat's
+	// dirfd). AT_FDCWD (-100), and 0 as producers that do not set it leave it, mean the working
+	// directory.
+	DirFD int32
 	// Ret is the syscall's return value (negative errno on failure).
 	Ret int64
 	// ReadOps, WriteOps, ReadBytes and WriteBytes count read and write calls on FD and the

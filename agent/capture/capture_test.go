@@ -1,0 +1,230 @@
+//go:build linux
+
+package capture_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sysflux/sysflux/agent/capture"
+	"github.com/sysflux/sysflux/agent/flow"
+	"github.com/sysflux/sysflux/bpf/bpftest"
+	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+)
+
+// The test binary doubles as the workload: with SYSFLUX_WORKLOAD set it runs one and exits.
+func TestMain(m *testing.M) {
+	switch os.Getenv("SYSFLUX_WORKLOAD") {
+	case "":
+		os.Exit(m.Run())
+	case "file":
+		if err := fileWorkload(os.Getenv("SYSFLUX_PATH")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(2)
+}
+
+// fileWorkload writes 3 × 1000 bytes to path, then reads it back in reads of 700 bytes.
+func fileWorkload(path string) error {
+	fd, err := syscall.Open(path, syscall.O_CREAT|syscall.O_WRONLY|syscall.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1000)
+	for range 3 {
+		if _, err := syscall.Write(fd, buf); err != nil {
+			return err
+		}
+	}
+	syscall.Close(fd)
+	if fd, err = syscall.Open(path, syscall.O_RDONLY, 0); err != nil {
+		return err
+	}
+	for {
+		n, err := syscall.Read(fd, buf[:700])
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return syscall.Close(fd)
+}
+
+// capturing runs a capture source until the returned stop is called, which returns what it
+// recorded.
+func capturing(t *testing.T) (stop func() []*sysflowv1.Record) {
+	t.Helper()
+	bpftest.Require(t)
+	src := capture.New(capture.Config{})
+	var (
+		mu   sync.Mutex
+		recs []*sysflowv1.Record
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- src.Run(ctx, func(_ context.Context, r *sysflowv1.Record) error {
+			mu.Lock()
+			defer mu.Unlock()
+			recs = append(recs, r)
+			return nil
+		})
+	}()
+	select {
+	case <-src.Ready():
+	case err := <-done:
+		cancel()
+		t.Fatalf("capture: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("capture did not start within 30s")
+	}
+	var once sync.Once
+	stop = func() []*sysflowv1.Record {
+		once.Do(func() {
+			time.Sleep(300 * time.Millisecond) // let the last kernel records arrive
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("capture: %v", err)
+			}
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		return recs
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+func TestExec(t *testing.T) {
+	stop := capturing(t)
+	// A shell runs /bin/true, so that the child's parent is a process the capture records (the
+	// test process itself is the agent here, which is never recorded).
+	cmd := exec.Command("/bin/sh", "-c", `/bin/true alpha "beta gamma"; exit 0`)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	shell := int64(cmd.Process.Pid)
+	trueExe, err := filepath.EvalSymlinks("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		sh, child *sysflowv1.Process
+		shellOps  []*sysflowv1.ProcessEvent
+		childOps  []int32
+	)
+	for _, r := range stop() {
+		switch p := r.GetRec().(type) {
+		case *sysflowv1.Record_Process:
+			switch {
+			case p.Process.GetOid().GetHpid() == shell:
+				sh = p.Process
+			case p.Process.GetExe() == trueExe && p.Process.GetPoid().GetHpid() == shell:
+				child = p.Process
+			}
+		case *sysflowv1.Record_ProcessEvent:
+			e := p.ProcessEvent
+			switch {
+			case e.GetProcOid().GetHpid() == shell:
+				shellOps = append(shellOps, e)
+			case child != nil && e.GetProcOid().GetHpid() == child.GetOid().GetHpid():
+				childOps = append(childOps, e.GetOpFlags())
+			}
+		}
+	}
+	if sh == nil || child == nil {
+		t.Fatalf("Process entities: shell %v, child %v; want both (the child's exe %s, parent %d)", sh, child, trueExe, shell)
+	}
+	if child.GetExeArgs() != "alpha beta gamma" || child.GetUid() != int32(os.Getuid()) || child.GetGid() != int32(os.Getgid()) {
+		t.Errorf("child Process = %v; want exe_args %q, uid %d, gid %d", child, "alpha beta gamma", os.Getuid(), os.Getgid())
+	}
+	if !proto.Equal(child.GetPoid(), sh.GetOid()) {
+		t.Errorf("child poid %v, want the shell's oid %v", child.GetPoid(), sh.GetOid())
+	}
+	if child.GetOid().GetCreateTs() == 0 || child.GetOid().GetCreateTs() < sh.GetOid().GetCreateTs() {
+		t.Errorf("child oid %v, shell oid %v: want the child created after the shell", child.GetOid(), sh.GetOid())
+	}
+	var clone *sysflowv1.ProcessEvent
+	for _, e := range shellOps {
+		if e.GetOpFlags() == int32(sysflowv1.OperationFlag_OPERATION_FLAG_CLONE) && int64(e.GetRet()) == child.GetOid().GetHpid() {
+			clone = e
+		}
+	}
+	if clone == nil {
+		t.Errorf("shell events %v: want a CLONE returning the child's pid %d", shellOps, child.GetOid().GetHpid())
+	}
+	exec, exit := int32(sysflowv1.OperationFlag_OPERATION_FLAG_EXEC), int32(sysflowv1.OperationFlag_OPERATION_FLAG_EXIT)
+	if len(childOps) != 2 || childOps[0] != exec || childOps[1] != exit {
+		t.Errorf("process events of the child: %v, want [EXEC EXIT] (%d %d)", childOps, exec, exit)
+	}
+}
+
+func TestFileFlows(t *testing.T) {
+	stop := capturing(t)
+	path := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SYSFLUX_WORKLOAD=file", "SYSFLUX_PATH="+path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("workload: %v\n%s", err, out)
+	}
+	pid := int64(cmd.Process.Pid)
+	oid := flow.FileOID("", path)
+	var (
+		file  *sysflowv1.File
+		flows []*sysflowv1.FileFlow
+	)
+	for _, r := range stop() {
+		switch p := r.GetRec().(type) {
+		case *sysflowv1.Record_File:
+			if p.File.GetPath() == path {
+				file = p.File
+			}
+		case *sysflowv1.Record_FileFlow:
+			if p.FileFlow.GetProcOid().GetHpid() == pid && string(p.FileFlow.GetFileOid()) == string(oid[:]) {
+				if file == nil {
+					t.Errorf("file flow came before its File entity")
+				}
+				flows = append(flows, p.FileFlow)
+			}
+		}
+	}
+	if file == nil || string(file.GetOid()) != string(oid[:]) || file.GetRestype() != 'f' {
+		t.Fatalf("File entity %v, want path %s, oid %x, restype f", file, path, oid)
+	}
+	if len(flows) != 2 {
+		t.Fatalf("got %d file flows on %s, want 2: %v", len(flows), path, flows)
+	}
+	const (
+		open  = int32(sysflowv1.OperationFlag_OPERATION_FLAG_OPEN)
+		read  = int32(sysflowv1.OperationFlag_OPERATION_FLAG_READ_RECV)
+		write = int32(sysflowv1.OperationFlag_OPERATION_FLAG_WRITE_SEND)
+		close = int32(sysflowv1.OperationFlag_OPERATION_FLAG_CLOSE)
+	)
+	w, r := flows[0], flows[1]
+	wantOpen := int32(sysflowv1.OpenFlag_OPEN_FLAG_WRONLY | sysflowv1.OpenFlag_OPEN_FLAG_CREAT | sysflowv1.OpenFlag_OPEN_FLAG_TRUNC)
+	if w.GetOpFlags() != open|write|close || w.GetNumWSendOps() != 3 || w.GetNumWSendBytes() != 3000 ||
+		w.GetNumRRecvOps() != 0 || w.GetOpenFlags()&wantOpen != wantOpen {
+		t.Errorf("writer flow %v: want OPEN|WRITE_SEND|CLOSE, 3 writes of 3000 bytes, open flags %d", w, wantOpen)
+	}
+	if r.GetOpFlags() != open|read|close || r.GetNumRRecvOps() != 6 || r.GetNumRRecvBytes() != 3000 || r.GetNumWSendOps() != 0 {
+		t.Errorf("reader flow %v: want OPEN|READ_RECV|CLOSE, 6 reads of 3000 bytes", r)
+	}
+	if w.GetEndTs() < w.GetTs() || r.GetTs() < w.GetEndTs() {
+		t.Errorf("flow times out of order: writer %d..%d, reader %d..%d", w.GetTs(), w.GetEndTs(), r.GetTs(), r.GetEndTs())
+	}
+}
