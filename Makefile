@@ -21,7 +21,11 @@ build: ## Build bin/sysflux
 	$(GO) build -o bin/sysflux ./cmd/sysflux
 
 .PHONY: up
-up: build ## Run agent + hub on this node (API on $(HUB)); try `bin/sysflux tail` in another shell
+up: build ## Capture this node live with agent + hub (root; API on $(HUB)); try `bin/sysflux tail`
+	bin/sysflux up --listen $(HUB)
+
+.PHONY: replay
+replay: build ## Run agent + hub on a recorded SysFlow trace, $(TRACE), instead of live capture
 	bin/sysflux up --listen $(HUB) --replay $(TRACE)
 
 .PHONY: test

@@ -22,6 +22,7 @@ enum event_kind {
 	EVENT_CLOSE = 5,
 	EVENT_CONNECT = 6,
 	EVENT_ACCEPT = 7,
+	EVENT_DUP = 8,
 };
 
 struct event_header {
@@ -98,6 +99,13 @@ struct net_event {
 	__u8 daddr[16];
 };
 
+/* A dup: fd now refers to oldfd's file; its counters start at zero. */
+struct dup_event {
+	struct event_header h;
+	__s32 fd;
+	__s32 oldfd;
+};
+
 /* An open in progress: the arguments seen on entry, for the exit. */
 struct open_args {
 	__u64 path; /* const char __user * */
@@ -144,6 +152,7 @@ const struct exit_event *unused_exit __attribute__((unused));
 const struct open_event *unused_open __attribute__((unused));
 const struct close_event *unused_close __attribute__((unused));
 const struct net_event *unused_net __attribute__((unused));
+const struct dup_event *unused_dup __attribute__((unused));
 
 static __always_inline void count_drop(void)
 {
@@ -477,3 +486,62 @@ int exit_recvfrom(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, fals
 
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int exit_recvmsg(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, false); }
+
+/* A descriptor duplicated from a counted one is counted too: a shell's redirection opens a
+ * file, dup2s it onto 1 and closes the original, then writes to 1. */
+static __always_inline int dup_fd(__s32 oldfd, long ret)
+{
+	if (ret < 0 || (long)oldfd == ret)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if (id >> 32 == self_pid)
+		return 0;
+	struct fd_key old = {.pid = id >> 32, .fd = oldfd};
+	if (!bpf_map_lookup_elem(&fds, &old))
+		return 0;
+	struct fd_key k = {.pid = id >> 32, .fd = ret};
+	/* dup2/dup3 onto a counted descriptor close it first. */
+	struct fd_counts *c = bpf_map_lookup_elem(&fds, &k);
+	if (c) {
+		struct close_event *e = reserve(sizeof(*e));
+		if (e) {
+			fill_header(&e->h, EVENT_CLOSE, id);
+			e->fd = k.fd;
+			e->pad = 0;
+			e->counts = *c;
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
+	struct fd_counts zero = {};
+	bpf_map_update_elem(&fds, &k, &zero, BPF_ANY);
+	struct dup_event *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EVENT_DUP, id);
+	e->fd = ret;
+	e->oldfd = oldfd;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_dup")
+int exit_dup(struct syscall_exit_ctx *ctx) { return dup_fd(exit_fd(), ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_exit_dup2")
+int exit_dup2(struct syscall_exit_ctx *ctx) { return dup_fd(exit_fd(), ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_exit_dup3")
+int exit_dup3(struct syscall_exit_ctx *ctx) { return dup_fd(exit_fd(), ctx->ret); }
+
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
+
+SEC("tracepoint/syscalls/sys_exit_fcntl")
+int exit_fcntl(struct syscall_exit_ctx *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	unsigned long cmd = BPF_CORE_READ(regs, si);
+	if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
+		return 0;
+	return dup_fd((__s32)BPF_CORE_READ(regs, di), ctx->ret);
+}

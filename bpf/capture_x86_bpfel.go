@@ -30,6 +30,13 @@ type captureCloseEvent struct {
 	Counts captureFdCounts
 }
 
+type captureDupEvent struct {
+	_     structs.HostLayout
+	H     captureEventHeader
+	Fd    int32
+	Oldfd int32
+}
+
 type captureEventHeader struct {
 	_             structs.HostLayout
 	Kind          uint32
@@ -119,6 +126,10 @@ const (
 	captureProgExitAccept4      = "exit_accept4"
 	captureProgExitConnect      = "exit_connect"
 	captureProgExitCreat        = "exit_creat"
+	captureProgExitDup          = "exit_dup"
+	captureProgExitDup2         = "exit_dup2"
+	captureProgExitDup3         = "exit_dup3"
+	captureProgExitFcntl        = "exit_fcntl"
 	captureProgExitOpen         = "exit_open_"
 	captureProgExitOpenat       = "exit_openat"
 	captureProgExitOpenat2      = "exit_openat2"
@@ -138,6 +149,7 @@ const (
 	captureVarSelfPid           = "self_pid"
 	captureVarUnusedClone       = "unused_clone"
 	captureVarUnusedClose       = "unused_close"
+	captureVarUnusedDup         = "unused_dup"
 	captureVarUnusedExec        = "unused_exec"
 	captureVarUnusedExit        = "unused_exit"
 	captureVarUnusedNet         = "unused_net"
@@ -195,6 +207,10 @@ type captureProgramSpecs struct {
 	ExitAccept4      *ebpf.ProgramSpec `ebpf:"exit_accept4"`
 	ExitConnect      *ebpf.ProgramSpec `ebpf:"exit_connect"`
 	ExitCreat        *ebpf.ProgramSpec `ebpf:"exit_creat"`
+	ExitDup          *ebpf.ProgramSpec `ebpf:"exit_dup"`
+	ExitDup2         *ebpf.ProgramSpec `ebpf:"exit_dup2"`
+	ExitDup3         *ebpf.ProgramSpec `ebpf:"exit_dup3"`
+	ExitFcntl        *ebpf.ProgramSpec `ebpf:"exit_fcntl"`
 	ExitOpen         *ebpf.ProgramSpec `ebpf:"exit_open_"`
 	ExitOpenat       *ebpf.ProgramSpec `ebpf:"exit_openat"`
 	ExitOpenat2      *ebpf.ProgramSpec `ebpf:"exit_openat2"`
@@ -230,6 +246,7 @@ type captureVariableSpecs struct {
 	SelfPid     *ebpf.VariableSpec `ebpf:"self_pid"`
 	UnusedClone *ebpf.VariableSpec `ebpf:"unused_clone"`
 	UnusedClose *ebpf.VariableSpec `ebpf:"unused_close"`
+	UnusedDup   *ebpf.VariableSpec `ebpf:"unused_dup"`
 	UnusedExec  *ebpf.VariableSpec `ebpf:"unused_exec"`
 	UnusedExit  *ebpf.VariableSpec `ebpf:"unused_exit"`
 	UnusedNet   *ebpf.VariableSpec `ebpf:"unused_net"`
@@ -278,6 +295,7 @@ type captureVariables struct {
 	SelfPid     *ebpf.Variable `ebpf:"self_pid"`
 	UnusedClone *ebpf.Variable `ebpf:"unused_clone"`
 	UnusedClose *ebpf.Variable `ebpf:"unused_close"`
+	UnusedDup   *ebpf.Variable `ebpf:"unused_dup"`
 	UnusedExec  *ebpf.Variable `ebpf:"unused_exec"`
 	UnusedExit  *ebpf.Variable `ebpf:"unused_exit"`
 	UnusedNet   *ebpf.Variable `ebpf:"unused_net"`
@@ -297,6 +315,10 @@ type capturePrograms struct {
 	ExitAccept4      *ebpf.Program `ebpf:"exit_accept4"`
 	ExitConnect      *ebpf.Program `ebpf:"exit_connect"`
 	ExitCreat        *ebpf.Program `ebpf:"exit_creat"`
+	ExitDup          *ebpf.Program `ebpf:"exit_dup"`
+	ExitDup2         *ebpf.Program `ebpf:"exit_dup2"`
+	ExitDup3         *ebpf.Program `ebpf:"exit_dup3"`
+	ExitFcntl        *ebpf.Program `ebpf:"exit_fcntl"`
 	ExitOpen         *ebpf.Program `ebpf:"exit_open_"`
 	ExitOpenat       *ebpf.Program `ebpf:"exit_openat"`
 	ExitOpenat2      *ebpf.Program `ebpf:"exit_openat2"`
@@ -326,6 +348,10 @@ func (p *capturePrograms) Close() error {
 		p.ExitAccept4,
 		p.ExitConnect,
 		p.ExitCreat,
+		p.ExitDup,
+		p.ExitDup2,
+		p.ExitDup3,
+		p.ExitFcntl,
 		p.ExitOpen,
 		p.ExitOpenat,
 		p.ExitOpenat2,

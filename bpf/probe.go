@@ -31,6 +31,7 @@ const (
 	KindClose   = 5
 	KindConnect = 6
 	KindAccept  = 7
+	KindDup     = 8
 )
 
 // The kernel's event records, as laid out in the ring buffer.
@@ -49,6 +50,8 @@ type (
 	CloseEvent = captureCloseEvent
 	// NetEvent reports a connect or an accept, with the socket's endpoints.
 	NetEvent = captureNetEvent
+	// DupEvent reports a descriptor duplicated from a counted one.
+	DupEvent = captureDupEvent
 	// FDKey names an open file: a process and a descriptor.
 	FDKey = captureFdKey
 	// FDCounts are an open file's read and write counts.
@@ -119,6 +122,8 @@ func Open(selfPID uint32) (*Probe, error) {
 		{"sys_exit_connect", progs.ExitConnect}, {"sys_exit_accept", progs.ExitAccept}, {"sys_exit_accept4", progs.ExitAccept4},
 		{"sys_exit_sendto", progs.ExitSendto}, {"sys_exit_sendmsg", progs.ExitSendmsg},
 		{"sys_exit_recvfrom", progs.ExitRecvfrom}, {"sys_exit_recvmsg", progs.ExitRecvmsg},
+		{"sys_exit_dup", progs.ExitDup}, {"sys_exit_dup2", progs.ExitDup2}, {"sys_exit_dup3", progs.ExitDup3},
+		{"sys_exit_fcntl", progs.ExitFcntl},
 	} {
 		l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
 		if err != nil {

@@ -113,6 +113,12 @@ func (c clock) decode(b []byte) (flow.Event, error) {
 		ev.FD, ev.Ret, ev.Proto = e.Fd, e.Ret, int32(e.Proto)
 		ev.Local = netip.AddrPortFrom(addr(e.Family, e.Saddr), e.Sport)
 		ev.Remote = netip.AddrPortFrom(addr(e.Family, e.Daddr), e.Dport)
+	case bpf.KindDup:
+		e, err := view[bpf.DupEvent](b)
+		if err != nil {
+			return ev, err
+		}
+		ev.Kind, ev.FD, ev.OldFD = flow.KindDup, e.Fd, e.Oldfd
 	default:
 		return ev, fmt.Errorf("unknown record kind %d", h.Kind)
 	}

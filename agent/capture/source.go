@@ -182,6 +182,10 @@ func (s *Source) handle(probe *bpf.Probe, table *proctable.Table, agg *flow.Aggr
 			}
 			open[ev.PID][ev.FD] = true
 		}
+	case flow.KindDup:
+		if open[ev.PID] != nil {
+			open[ev.PID][ev.FD] = true
+		}
 	case flow.KindClose:
 		delete(open[ev.PID], ev.FD)
 	case flow.KindExit:

@@ -189,6 +189,8 @@ func (a *Aggregator) Handle(ev Event) error {
 		a.exit(&ev)
 	case KindSetUID:
 		a.setUID(&ev)
+	case KindDup:
+		a.dup(&ev)
 	default:
 		a.stats.UnknownKinds++
 	}

@@ -29,6 +29,9 @@ const (
 	KindAccept
 	// KindSetUID: PID/TID changed its user or group ids; Args holds the new ids.
 	KindSetUID
+	// KindDup: PID/TID made FD another descriptor of OldFD's file or socket (dup, dup2, dup3,
+	// fcntl F_DUPFD); its counters start at zero.
+	KindDup
 )
 
 // Event is one observation of the capture layer, in wall-clock time.
@@ -53,6 +56,8 @@ type Event struct {
 	Args []string
 	// FD is the file descriptor concerned.
 	FD int32
+	// OldFD is the descriptor FD duplicates (KindDup).
+	OldFD int32
 	// Flags are the open(2) flags (KindOpen).
 	Flags int32
 	// DirFD is the directory descriptor a relative Path is relative to (KindOpen: openat's

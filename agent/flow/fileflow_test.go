@@ -584,3 +584,31 @@ func TestOpenAtDirFD(t *testing.T) {
 		})
 	}
 }
+
+// TestDupRedirection follows a shell redirection: open, dup2 onto 1, close the original, write
+// to 1, exit. The file gets two flows: an OPEN|CLOSE on the original descriptor and the writes
+// on descriptor 1, flushed by the exit.
+func TestDupRedirection(t *testing.T) {
+	const oWrOnly, oCreat, oTrunc = 01, 0100, 01000
+	p := process(pid, start, "/srv")
+	a, s := newAggregator(t, newSource(p), nil)
+	handle(t, a,
+		openEv(t0, pid, "out.txt", oWrOnly|oCreat|oTrunc, 3),
+		flow.Event{Kind: flow.KindDup, Time: t0 + 1, PID: pid, TID: pid, StartTime: start, FD: 1, OldFD: 3},
+		closeEv(t0+2, pid, 3, 0, 0, 0, 0),
+		countersEv(t0+3, pid, 1, 0, 0, 2, 1500),
+		flow.Event{Kind: flow.KindExit, Time: t0 + 4, PID: pid, TID: pid, StartTime: start},
+	)
+	flows := fileFlows(s.take())
+	if len(flows) != 2 {
+		t.Fatalf("got %d file flows, want 2: %v", len(flows), flows)
+	}
+	orig, dup := flows[0], flows[1]
+	if orig.GetFd() != 3 || orig.GetOpFlags() != opOpen|opClose {
+		t.Errorf("original descriptor's flow %v, want fd 3 with OPEN|CLOSE", orig)
+	}
+	if dup.GetFd() != 1 || dup.GetOpFlags() != opWrite || dup.GetNumWSendOps() != 2 || dup.GetNumWSendBytes() != 1500 ||
+		string(dup.GetFileOid()) != string(orig.GetFileOid()) || dup.GetOpenFlags() != orig.GetOpenFlags() {
+		t.Errorf("duplicate's flow %v, want fd 1, WRITE_SEND, 2 writes of 1500 bytes on the same file", dup)
+	}
+}

@@ -107,6 +107,27 @@ func (a *Aggregator) open(ev *Event) {
 	})
 }
 
+// dup handles KindDup: FD becomes a flow of its own on OldFD's file or socket, without OPEN,
+// as a shell's redirection (open, dup2 onto 1, close, write) makes of a file.
+func (a *Aggregator) dup(ev *Event) {
+	ps := a.process(ev.PID, ev.StartTime, ev, nil)
+	src := ps.flows[ev.OldFD]
+	if src == nil {
+		if e, ok := a.parked[fdKey{ev.PID, ev.OldFD}]; ok && sameOID(e.Value.(*flow).ps.oid, ps.oid) {
+			src = e.Value.(*flow)
+		}
+	}
+	if src == nil {
+		a.stats.UnknownFDs++
+		return
+	}
+	a.add(&flow{
+		ps: ps, fd: ev.FD, tid: ev.TID,
+		file: src.file, net: src.net, openFlags: src.openFlags,
+		start: ev.Time, last: ev.Time,
+	})
+}
+
 // dirPath returns the path of the directory open on descriptor fd of ps, or "" when unknown.
 func (a *Aggregator) dirPath(ps *procState, fd int32) string {
 	f := ps.flows[fd]

@@ -56,7 +56,8 @@ func TestExec(t *testing.T) {
 		want  *sysflowv1.Process
 	}{
 		{
-			// /proc shows the new image: its exe wins over the relative path of the event.
+			// The event's path is what ran, made absolute against the working directory; /proc's
+			// link (here another name for it) does not replace it.
 			name:  "known process",
 			setup: func(t *testing.T, root string) { relink(t, root, "200", "exe", "/usr/bin/vim.basic") },
 			ev: flow.Event{
@@ -66,7 +67,7 @@ func TestExec(t *testing.T) {
 			},
 			want: &sysflowv1.Process{
 				State: modified, Oid: fixtureOID(200, 5000), Poid: fixtureOID(100, 300), Ts: evTime,
-				Exe: "/usr/bin/vim.basic", ExeArgs: "notes.txt -R",
+				Exe: "/home/alice/vim", ExeArgs: "notes.txt -R",
 				Uid: 1000, UserName: "alice", Gid: 10, GroupName: "wheel", Tty: true,
 				Cwd: "/home/alice", Env: []string{"USER=alice", "HOME=/home/alice", "SHELL=/bin/bash", "LANG=C"},
 			},

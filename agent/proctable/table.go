@@ -282,7 +282,12 @@ func (t *Table) Exec(ev flow.Event) *sysflowv1.Process {
 		}
 	}
 	if info != nil {
-		p.Exe, p.Cwd, p.Env = info.exe, info.cwd, info.env
+		// The exe is the path the kernel executed, as SysFlow records it; /proc's link (which
+		// may resolve symbolic links, or be gone for a short-lived process) only fills a gap.
+		p.Cwd, p.Env = info.cwd, info.env
+		if ev.Path == "" {
+			p.Exe = info.exe
+		}
 		p.Tty = info.stat.ttyNr != 0
 		p.Entry = info.status.entry(pid)
 		p.ContainerId = containerID(info.containerID)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sysflux/sysflux/agent"
+	"github.com/sysflux/sysflux/agent/capture"
 	"github.com/sysflux/sysflux/agent/replay"
 	"github.com/sysflux/sysflux/agent/spool"
 )
@@ -26,26 +27,40 @@ type agentFlags struct {
 	windowRecords int
 	windowBytes   int64
 	batchRecords  int
+	flowInterval  time.Duration
+	flowIdle      time.Duration
+
+	capture *capture.Source // the live source, when not replaying
 }
 
 func (f *agentFlags) register(cmd *cobra.Command, listenFlag string) {
 	cmd.Flags().StringVar(&f.listen, listenFlag, "127.0.0.1:7701", "address the agent serves hubs on")
-	cmd.Flags().StringArrayVar(&f.replays, "replay", nil, "SysFlow Avro trace file to replay (repeatable; replayed in order)")
+	cmd.Flags().StringArrayVar(&f.replays, "replay", nil, "replay this SysFlow Avro trace file instead of capturing live (repeatable; replayed in order)")
 	cmd.Flags().Float64Var(&f.replayRate, "replay-rate", 0, "most records replayed per second (0: as fast as the hub takes them)")
 	cmd.Flags().StringVar(&f.agentID, "agent-id", "", "agent id stamped on records (default: NODE/PORT)")
 	cmd.Flags().StringVar(&f.nodeID, "node", "", "node id stamped on records (default: host name)")
 	cmd.Flags().IntVar(&f.windowRecords, "window-records", 1_000_000, "most records kept for hubs")
 	cmd.Flags().Int64Var(&f.windowBytes, "window-bytes", 256<<20, "most encoded bytes kept for hubs")
 	cmd.Flags().IntVar(&f.batchRecords, "batch-records", 512, "most records sent to a hub in one message")
+	cmd.Flags().DurationVar(&f.flowInterval, "flow-interval", 30*time.Second, "how often an active flow is reported (live capture)")
+	cmd.Flags().DurationVar(&f.flowIdle, "flow-idle", 60*time.Second, "how long a flow may be idle before it is reported and forgotten (live capture)")
 }
 
-// sources checks the flags and returns the agent's sources.
-func (f *agentFlags) sources() ([]agent.Source, error) {
-	if len(f.replays) == 0 {
-		return nil, usageError("no source: pass --replay FILE (live capture is not available yet)")
-	}
+// sources checks the flags and returns the agent's sources: the replayed files, or live
+// capture of this node when there are none.
+func (f *agentFlags) sources(log *slog.Logger) ([]agent.Source, error) {
 	if f.replayRate < 0 {
 		return nil, usageError("--replay-rate: %v is negative", f.replayRate)
+	}
+	if len(f.replays) == 0 {
+		if f.flowInterval <= 0 || f.flowIdle <= 0 {
+			return nil, usageError("--flow-interval and --flow-idle must be positive")
+		}
+		if err := capture.Check(); err != nil {
+			return nil, fmt.Errorf("live capture: %w; pass --replay FILE to replay a SysFlow trace instead", err)
+		}
+		f.capture = capture.New(capture.Config{FlowInterval: f.flowInterval, IdleTimeout: f.flowIdle, Logger: log.With("component", "capture")})
+		return []agent.Source{f.capture}, nil
 	}
 	var srcs []agent.Source
 	for _, p := range f.replays {
@@ -88,14 +103,24 @@ func (f *agentFlags) newAgent(ln net.Listener, log *slog.Logger) (*agent.Agent, 
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		id = node + "/" + port
 	}
-	return agent.New(agent.Config{
+	// A replay waits for the hub rather than lose records; live capture cannot wait, so it
+	// drops the oldest unacknowledged records and counts them.
+	overflow := spool.Block
+	if f.capture != nil {
+		overflow = spool.DropOldest
+	}
+	a := agent.New(agent.Config{
 		Window: spool.Config{
 			NodeID: node, AgentID: id, Epoch: time.Now().UnixNano(),
-			MaxRecords: f.windowRecords, MaxBytes: f.windowBytes, Overflow: spool.Block,
+			MaxRecords: f.windowRecords, MaxBytes: f.windowBytes, Overflow: overflow,
 		},
 		BatchRecords: f.batchRecords,
 		Logger:       log,
-	}), nil
+	})
+	if f.capture != nil {
+		a.SetCounters(f.capture.KernelDrops, f.capture.DecodeErrors)
+	}
+	return a, nil
 }
 
 // runAgent serves a on ln and runs its sources until ctx ends.
@@ -136,7 +161,7 @@ func newAgentCommand(logs *logFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srcs, err := f.sources()
+			srcs, err := f.sources(log)
 			if err != nil {
 				return err
 			}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sysflux/sysflux/agent/sfavro"
+	"github.com/sysflux/sysflux/bpf/bpftest"
 	"github.com/sysflux/sysflux/clients/go/sysflux"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
@@ -331,7 +332,6 @@ func TestExitCodes(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
 		{"hub without agents", []string{"hub"}, exitUsage, "no agent"},
 		{"bad agent address", []string{"hub", "--agent", "nohostport"}, exitUsage, `"nohostport" is not host:port`},
-		{"agent without source", []string{"agent"}, exitUsage, "no source"},
 		{"missing replay file", []string{"agent", "--replay", missing}, exitUsage, "missing.sf: no such file or directory"},
 		{"replay file not avro", []string{"agent", "--replay", notAvro}, exitUsage, "not-avro.sf"},
 		{"bad listen address", []string{"agent", "--listen", "nowhere", "--replay", filepath.Join(traces, "sfprocessor_tcp.sf")}, exitUsage, `--listen: "nowhere" is not host:port`},
@@ -449,4 +449,61 @@ func containsAll(s string, subs []string) bool {
 		}
 	}
 	return true
+}
+
+// TestUpLive runs `sysflux up` capturing this node and finds, through `sysflux tail`, the file
+// flow of a file the test writes.
+func TestUpLive(t *testing.T) {
+	bpftest.Require(t)
+	hubAddr := freeAddr(t)
+	up := start(t, "up", "up", "--listen", hubAddr, "--agent-listen", "127.0.0.1:0")
+	up.waitAddr(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(up.log(), "capture started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("capture did not start:\n%s", up.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	path := filepath.Join(t.TempDir(), "written-by-dd")
+	// dd writes 3 blocks of 512 bytes in 3 writes.
+	if out, err := exec.Command("dd", "if=/dev/zero", "of="+path, "bs=512", "count=3").CombinedOutput(); err != nil {
+		t.Fatalf("dd: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := sysflux.Dial(ctx, hubAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sub := c.Subscribe(ctx, &hubv1.SubscribeRequest{FromOldest: true, RecordTypes: []sysflowv1.RecordType{
+		sysflowv1.RecordType_RECORD_TYPE_FILE, sysflowv1.RecordType_RECORD_TYPE_FILE_FLOW}})
+	defer sub.Close()
+	// dd opens the file, dup2s it onto its standard output, closes the original and writes to
+	// 1: two flows on the file, the writes on the second.
+	var (
+		oid           []byte
+		flows         []*sysflowv1.FileFlow
+		writes, bytes int64
+	)
+	for writes < 3 && sub.Next() {
+		switch r := sub.Record().GetRec().(type) {
+		case *sysflowv1.Record_File:
+			if r.File.GetPath() == path {
+				oid = r.File.GetOid()
+			}
+		case *sysflowv1.Record_FileFlow:
+			if f := r.FileFlow; oid != nil && string(f.GetFileOid()) == string(oid) {
+				flows = append(flows, f)
+				writes, bytes = writes+f.GetNumWSendOps(), bytes+f.GetNumWSendBytes()
+			}
+		}
+	}
+	if writes != 3 || bytes != 1536 {
+		t.Fatalf("dd's file flows %v: %d writes of %d bytes, want 3 of 1536 (%v)", flows, writes, bytes, sub.Err())
+	}
+	if fd := flows[len(flows)-1].GetFd(); fd != 1 {
+		t.Errorf("dd wrote through fd %d, want 1 (its standard output)", fd)
+	}
 }

@@ -13,7 +13,8 @@ func newUpCommand(logs *logFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run an agent and a hub in one process: everything for this node",
-		Example: `  sysflux up --replay trace.sf
+		Example: `  sysflux up                      # capture this node live (root)
+  sysflux up --replay trace.sf    # or replay a SysFlow trace
   sysflux tail --hub 127.0.0.1:7700`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -21,7 +22,7 @@ func newUpCommand(logs *logFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srcs, err := af.sources()
+			srcs, err := af.sources(log)
 			if err != nil {
 				return err
 			}
