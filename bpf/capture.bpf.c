@@ -23,6 +23,8 @@ enum event_kind {
 	EVENT_CONNECT = 6,
 	EVENT_ACCEPT = 7,
 	EVENT_DUP = 8,
+	EVENT_FILEOP = 9,
+	EVENT_SETUID = 10,
 };
 
 struct event_header {
@@ -106,6 +108,48 @@ struct dup_event {
 	__s32 oldfd;
 };
 
+/* An operation on names or attributes of files: mkdir, rmdir, link, unlink, symlink, rename,
+ * chmod, chown. */
+enum fileop {
+	FILEOP_MKDIR = 1,
+	FILEOP_RMDIR = 2,
+	FILEOP_LINK = 3,
+	FILEOP_UNLINK = 4,
+	FILEOP_SYMLINK = 5,
+	FILEOP_RENAME = 6,
+	FILEOP_CHMOD = 7,
+	FILEOP_CHOWN = 8,
+};
+
+struct fileop_event {
+	struct event_header h;
+	__s64 ret;
+	__u32 op;
+	__s32 fd;       /* fchmod/fchown: the descriptor; else -1 */
+	__s32 dirfd;    /* of path */
+	__s32 newdirfd; /* of newpath */
+	char path[PATH_MAX_LEN];
+	char newpath[PATH_MAX_LEN];
+};
+
+/* A change of user or group ids: the ids after the call (-1 when unchanged). */
+struct setuid_event {
+	struct event_header h;
+	__s64 ret;
+	__s32 uid;
+	__s32 gid;
+};
+
+/* A file operation in progress: the arguments seen on entry, for the exit. */
+struct fileop_args {
+	__u64 path;    /* const char __user * */
+	__u64 newpath; /* const char __user * */
+	__u32 op;
+	__s32 fd;
+	__s32 dirfd;
+	__s32 newdirfd;
+};
+
 /* An open in progress: the arguments seen on entry, for the exit. */
 struct open_args {
 	__u64 path; /* const char __user * */
@@ -146,6 +190,13 @@ struct {
 
 
 /* Keep the event types in BTF so that bpf2go generates their Go twins. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct fileop_args);
+} fileops SEC(".maps");
+
 const struct exec_event *unused_exec __attribute__((unused));
 const struct clone_event *unused_clone __attribute__((unused));
 const struct exit_event *unused_exit __attribute__((unused));
@@ -153,6 +204,8 @@ const struct open_event *unused_open __attribute__((unused));
 const struct close_event *unused_close __attribute__((unused));
 const struct net_event *unused_net __attribute__((unused));
 const struct dup_event *unused_dup __attribute__((unused));
+const struct fileop_event *unused_fileop __attribute__((unused));
+const struct setuid_event *unused_setuid __attribute__((unused));
 
 static __always_inline void count_drop(void)
 {
@@ -545,3 +598,160 @@ int exit_fcntl(struct syscall_exit_ctx *ctx)
 		return 0;
 	return dup_fd((__s32)BPF_CORE_READ(regs, di), ctx->ret);
 }
+
+static __always_inline int enter_fileop(__u32 op, __s32 dirfd, const char *path, __s32 newdirfd, const char *newpath, __s32 fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (id >> 32 == self_pid)
+		return 0;
+	__u32 tid = (__u32)id;
+	struct fileop_args a = {
+		.path = (__u64)path, .newpath = (__u64)newpath, .op = op,
+		.fd = fd, .dirfd = dirfd, .newdirfd = newdirfd,
+	};
+	bpf_map_update_elem(&fileops, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int exit_fileop(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct fileop_args *a = bpf_map_lookup_elem(&fileops, &tid);
+	if (!a)
+		return 0;
+	struct fileop_event *e = reserve(sizeof(*e));
+	if (e) {
+		fill_header(&e->h, EVENT_FILEOP, id);
+		e->ret = ret;
+		e->op = a->op;
+		e->fd = a->fd;
+		e->dirfd = a->dirfd;
+		e->newdirfd = a->newdirfd;
+		e->path[0] = 0;
+		e->newpath[0] = 0;
+		if (a->path)
+			bpf_probe_read_user_str(e->path, sizeof(e->path), (const char *)a->path);
+		if (a->newpath)
+			bpf_probe_read_user_str(e->newpath, sizeof(e->newpath), (const char *)a->newpath);
+		bpf_ringbuf_submit(e, 0);
+	}
+	bpf_map_delete_elem(&fileops, &tid);
+	return 0;
+}
+
+#define ARG(i) ((const char *)ctx->args[i])
+#define AT_REMOVEDIR 0x200
+
+SEC("tracepoint/syscalls/sys_enter_mkdir")
+int enter_mkdir(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_MKDIR, AT_FDCWD, ARG(0), 0, 0, -1); }
+SEC("tracepoint/syscalls/sys_enter_mkdirat")
+int enter_mkdirat(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_MKDIR, ctx->args[0], ARG(1), 0, 0, -1); }
+SEC("tracepoint/syscalls/sys_enter_rmdir")
+int enter_rmdir(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_RMDIR, AT_FDCWD, ARG(0), 0, 0, -1); }
+SEC("tracepoint/syscalls/sys_enter_unlink")
+int enter_unlink(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_UNLINK, AT_FDCWD, ARG(0), 0, 0, -1); }
+SEC("tracepoint/syscalls/sys_enter_unlinkat")
+int enter_unlinkat(struct syscall_enter_ctx *ctx)
+{
+	__u32 op = (ctx->args[2] & AT_REMOVEDIR) ? FILEOP_RMDIR : FILEOP_UNLINK;
+	return enter_fileop(op, ctx->args[0], ARG(1), 0, 0, -1);
+}
+SEC("tracepoint/syscalls/sys_enter_link")
+int enter_link(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_LINK, AT_FDCWD, ARG(0), AT_FDCWD, ARG(1), -1); }
+SEC("tracepoint/syscalls/sys_enter_linkat")
+int enter_linkat(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_LINK, ctx->args[0], ARG(1), ctx->args[2], ARG(3), -1); }
+SEC("tracepoint/syscalls/sys_enter_symlink")
+int enter_symlink(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_SYMLINK, AT_FDCWD, ARG(0), AT_FDCWD, ARG(1), -1); }
+SEC("tracepoint/syscalls/sys_enter_symlinkat")
+int enter_symlinkat(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_SYMLINK, AT_FDCWD, ARG(0), ctx->args[1], ARG(2), -1); }
+SEC("tracepoint/syscalls/sys_enter_rename")
+int enter_rename(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_RENAME, AT_FDCWD, ARG(0), AT_FDCWD, ARG(1), -1); }
+SEC("tracepoint/syscalls/sys_enter_renameat")
+int enter_renameat(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_RENAME, ctx->args[0], ARG(1), ctx->args[2], ARG(3), -1); }
+SEC("tracepoint/syscalls/sys_enter_renameat2")
+int enter_renameat2(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_RENAME, ctx->args[0], ARG(1), ctx->args[2], ARG(3), -1); }
+SEC("tracepoint/syscalls/sys_enter_chmod")
+int enter_chmod(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_CHMOD, AT_FDCWD, ARG(0), 0, 0, -1); }
+SEC("tracepoint/syscalls/sys_enter_fchmod")
+int enter_fchmod(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_CHMOD, AT_FDCWD, 0, 0, 0, ctx->args[0]); }
+SEC("tracepoint/syscalls/sys_enter_fchmodat")
+int enter_fchmodat(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_CHMOD, ctx->args[0], ARG(1), 0, 0, -1); }
+SEC("tracepoint/syscalls/sys_enter_chown")
+int enter_chown(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_CHOWN, AT_FDCWD, ARG(0), 0, 0, -1); }
+SEC("tracepoint/syscalls/sys_enter_lchown")
+int enter_lchown(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_CHOWN, AT_FDCWD, ARG(0), 0, 0, -1); }
+SEC("tracepoint/syscalls/sys_enter_fchown")
+int enter_fchown(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_CHOWN, AT_FDCWD, 0, 0, 0, ctx->args[0]); }
+SEC("tracepoint/syscalls/sys_enter_fchownat")
+int enter_fchownat(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_CHOWN, ctx->args[0], ARG(1), 0, 0, -1); }
+
+SEC("tracepoint/syscalls/sys_exit_mkdir")
+int exit_mkdir(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_mkdirat")
+int exit_mkdirat(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_rmdir")
+int exit_rmdir(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_unlink")
+int exit_unlink(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_unlinkat")
+int exit_unlinkat(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_link")
+int exit_link(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_linkat")
+int exit_linkat(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_symlink")
+int exit_symlink(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_symlinkat")
+int exit_symlinkat(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_rename")
+int exit_rename(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_renameat")
+int exit_renameat(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_renameat2")
+int exit_renameat2(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_chmod")
+int exit_chmod(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_fchmod")
+int exit_fchmod(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_fchmodat")
+int exit_fchmodat(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_chown")
+int exit_chown(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_lchown")
+int exit_lchown(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_fchown")
+int exit_fchown(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_fchownat")
+int exit_fchownat(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+
+/* setuid and its kin: the ids after the call, read from the task's credentials. */
+static __always_inline int exit_setid(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (id >> 32 == self_pid)
+		return 0;
+	struct setuid_event *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EVENT_SETUID, id);
+	e->ret = ret;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	e->uid = BPF_CORE_READ(task, cred, uid.val);
+	e->gid = BPF_CORE_READ(task, cred, gid.val);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_setuid")
+int exit_setuid(struct syscall_exit_ctx *ctx) { return exit_setid(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_setgid")
+int exit_setgid(struct syscall_exit_ctx *ctx) { return exit_setid(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_setreuid")
+int exit_setreuid(struct syscall_exit_ctx *ctx) { return exit_setid(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_setregid")
+int exit_setregid(struct syscall_exit_ctx *ctx) { return exit_setid(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_setresuid")
+int exit_setresuid(struct syscall_exit_ctx *ctx) { return exit_setid(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_setresgid")
+int exit_setresgid(struct syscall_exit_ctx *ctx) { return exit_setid(ctx->ret); }

@@ -79,6 +79,28 @@ type captureFdKey struct {
 	Fd  int32
 }
 
+type captureFileopArgs struct {
+	_        structs.HostLayout
+	Path     uint64
+	Newpath  uint64
+	Op       uint32
+	Fd       int32
+	Dirfd    int32
+	Newdirfd int32
+}
+
+type captureFileopEvent struct {
+	_        structs.HostLayout
+	H        captureEventHeader
+	Ret      int64
+	Op       uint32
+	Fd       int32
+	Dirfd    int32
+	Newdirfd int32
+	Path     [256]int8
+	Newpath  [256]int8
+}
+
 type captureNetEvent struct {
 	_      structs.HostLayout
 	H      captureEventHeader
@@ -109,6 +131,14 @@ type captureOpenEvent struct {
 	Path  [256]int8
 }
 
+type captureSetuidEvent struct {
+	_   structs.HostLayout
+	H   captureEventHeader
+	Ret int64
+	Uid int32
+	Gid int32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -116,20 +146,51 @@ const (
 	captureMapDrops             = "drops"
 	captureMapEvents            = "events"
 	captureMapFds               = "fds"
+	captureMapFileops           = "fileops"
 	captureMapOpens             = "opens"
+	captureProgEnterChmod       = "enter_chmod"
+	captureProgEnterChown       = "enter_chown"
 	captureProgEnterClose       = "enter_close"
 	captureProgEnterCreat       = "enter_creat"
+	captureProgEnterFchmod      = "enter_fchmod"
+	captureProgEnterFchmodat    = "enter_fchmodat"
+	captureProgEnterFchown      = "enter_fchown"
+	captureProgEnterFchownat    = "enter_fchownat"
+	captureProgEnterLchown      = "enter_lchown"
+	captureProgEnterLink        = "enter_link"
+	captureProgEnterLinkat      = "enter_linkat"
+	captureProgEnterMkdir       = "enter_mkdir"
+	captureProgEnterMkdirat     = "enter_mkdirat"
 	captureProgEnterOpen        = "enter_open_"
 	captureProgEnterOpenat      = "enter_openat"
 	captureProgEnterOpenat2     = "enter_openat2"
+	captureProgEnterRename      = "enter_rename"
+	captureProgEnterRenameat    = "enter_renameat"
+	captureProgEnterRenameat2   = "enter_renameat2"
+	captureProgEnterRmdir       = "enter_rmdir"
+	captureProgEnterSymlink     = "enter_symlink"
+	captureProgEnterSymlinkat   = "enter_symlinkat"
+	captureProgEnterUnlink      = "enter_unlink"
+	captureProgEnterUnlinkat    = "enter_unlinkat"
 	captureProgExitAccept       = "exit_accept"
 	captureProgExitAccept4      = "exit_accept4"
+	captureProgExitChmod        = "exit_chmod"
+	captureProgExitChown        = "exit_chown"
 	captureProgExitConnect      = "exit_connect"
 	captureProgExitCreat        = "exit_creat"
 	captureProgExitDup          = "exit_dup"
 	captureProgExitDup2         = "exit_dup2"
 	captureProgExitDup3         = "exit_dup3"
+	captureProgExitFchmod       = "exit_fchmod"
+	captureProgExitFchmodat     = "exit_fchmodat"
+	captureProgExitFchown       = "exit_fchown"
+	captureProgExitFchownat     = "exit_fchownat"
 	captureProgExitFcntl        = "exit_fcntl"
+	captureProgExitLchown       = "exit_lchown"
+	captureProgExitLink         = "exit_link"
+	captureProgExitLinkat       = "exit_linkat"
+	captureProgExitMkdir        = "exit_mkdir"
+	captureProgExitMkdirat      = "exit_mkdirat"
 	captureProgExitOpen         = "exit_open_"
 	captureProgExitOpenat       = "exit_openat"
 	captureProgExitOpenat2      = "exit_openat2"
@@ -139,8 +200,22 @@ const (
 	captureProgExitReadv        = "exit_readv"
 	captureProgExitRecvfrom     = "exit_recvfrom"
 	captureProgExitRecvmsg      = "exit_recvmsg"
+	captureProgExitRename       = "exit_rename"
+	captureProgExitRenameat     = "exit_renameat"
+	captureProgExitRenameat2    = "exit_renameat2"
+	captureProgExitRmdir        = "exit_rmdir"
 	captureProgExitSendmsg      = "exit_sendmsg"
 	captureProgExitSendto       = "exit_sendto"
+	captureProgExitSetgid       = "exit_setgid"
+	captureProgExitSetregid     = "exit_setregid"
+	captureProgExitSetresgid    = "exit_setresgid"
+	captureProgExitSetresuid    = "exit_setresuid"
+	captureProgExitSetreuid     = "exit_setreuid"
+	captureProgExitSetuid       = "exit_setuid"
+	captureProgExitSymlink      = "exit_symlink"
+	captureProgExitSymlinkat    = "exit_symlinkat"
+	captureProgExitUnlink       = "exit_unlink"
+	captureProgExitUnlinkat     = "exit_unlinkat"
 	captureProgExitWrite        = "exit_write"
 	captureProgExitWritev       = "exit_writev"
 	captureProgSchedProcessExec = "sched_process_exec"
@@ -152,8 +227,10 @@ const (
 	captureVarUnusedDup         = "unused_dup"
 	captureVarUnusedExec        = "unused_exec"
 	captureVarUnusedExit        = "unused_exit"
+	captureVarUnusedFileop      = "unused_fileop"
 	captureVarUnusedNet         = "unused_net"
 	captureVarUnusedOpen        = "unused_open"
+	captureVarUnusedSetuid      = "unused_setuid"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -198,19 +275,49 @@ type captureSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureProgramSpecs struct {
+	EnterChmod       *ebpf.ProgramSpec `ebpf:"enter_chmod"`
+	EnterChown       *ebpf.ProgramSpec `ebpf:"enter_chown"`
 	EnterClose       *ebpf.ProgramSpec `ebpf:"enter_close"`
 	EnterCreat       *ebpf.ProgramSpec `ebpf:"enter_creat"`
+	EnterFchmod      *ebpf.ProgramSpec `ebpf:"enter_fchmod"`
+	EnterFchmodat    *ebpf.ProgramSpec `ebpf:"enter_fchmodat"`
+	EnterFchown      *ebpf.ProgramSpec `ebpf:"enter_fchown"`
+	EnterFchownat    *ebpf.ProgramSpec `ebpf:"enter_fchownat"`
+	EnterLchown      *ebpf.ProgramSpec `ebpf:"enter_lchown"`
+	EnterLink        *ebpf.ProgramSpec `ebpf:"enter_link"`
+	EnterLinkat      *ebpf.ProgramSpec `ebpf:"enter_linkat"`
+	EnterMkdir       *ebpf.ProgramSpec `ebpf:"enter_mkdir"`
+	EnterMkdirat     *ebpf.ProgramSpec `ebpf:"enter_mkdirat"`
 	EnterOpen        *ebpf.ProgramSpec `ebpf:"enter_open_"`
 	EnterOpenat      *ebpf.ProgramSpec `ebpf:"enter_openat"`
 	EnterOpenat2     *ebpf.ProgramSpec `ebpf:"enter_openat2"`
+	EnterRename      *ebpf.ProgramSpec `ebpf:"enter_rename"`
+	EnterRenameat    *ebpf.ProgramSpec `ebpf:"enter_renameat"`
+	EnterRenameat2   *ebpf.ProgramSpec `ebpf:"enter_renameat2"`
+	EnterRmdir       *ebpf.ProgramSpec `ebpf:"enter_rmdir"`
+	EnterSymlink     *ebpf.ProgramSpec `ebpf:"enter_symlink"`
+	EnterSymlinkat   *ebpf.ProgramSpec `ebpf:"enter_symlinkat"`
+	EnterUnlink      *ebpf.ProgramSpec `ebpf:"enter_unlink"`
+	EnterUnlinkat    *ebpf.ProgramSpec `ebpf:"enter_unlinkat"`
 	ExitAccept       *ebpf.ProgramSpec `ebpf:"exit_accept"`
 	ExitAccept4      *ebpf.ProgramSpec `ebpf:"exit_accept4"`
+	ExitChmod        *ebpf.ProgramSpec `ebpf:"exit_chmod"`
+	ExitChown        *ebpf.ProgramSpec `ebpf:"exit_chown"`
 	ExitConnect      *ebpf.ProgramSpec `ebpf:"exit_connect"`
 	ExitCreat        *ebpf.ProgramSpec `ebpf:"exit_creat"`
 	ExitDup          *ebpf.ProgramSpec `ebpf:"exit_dup"`
 	ExitDup2         *ebpf.ProgramSpec `ebpf:"exit_dup2"`
 	ExitDup3         *ebpf.ProgramSpec `ebpf:"exit_dup3"`
+	ExitFchmod       *ebpf.ProgramSpec `ebpf:"exit_fchmod"`
+	ExitFchmodat     *ebpf.ProgramSpec `ebpf:"exit_fchmodat"`
+	ExitFchown       *ebpf.ProgramSpec `ebpf:"exit_fchown"`
+	ExitFchownat     *ebpf.ProgramSpec `ebpf:"exit_fchownat"`
 	ExitFcntl        *ebpf.ProgramSpec `ebpf:"exit_fcntl"`
+	ExitLchown       *ebpf.ProgramSpec `ebpf:"exit_lchown"`
+	ExitLink         *ebpf.ProgramSpec `ebpf:"exit_link"`
+	ExitLinkat       *ebpf.ProgramSpec `ebpf:"exit_linkat"`
+	ExitMkdir        *ebpf.ProgramSpec `ebpf:"exit_mkdir"`
+	ExitMkdirat      *ebpf.ProgramSpec `ebpf:"exit_mkdirat"`
 	ExitOpen         *ebpf.ProgramSpec `ebpf:"exit_open_"`
 	ExitOpenat       *ebpf.ProgramSpec `ebpf:"exit_openat"`
 	ExitOpenat2      *ebpf.ProgramSpec `ebpf:"exit_openat2"`
@@ -220,8 +327,22 @@ type captureProgramSpecs struct {
 	ExitReadv        *ebpf.ProgramSpec `ebpf:"exit_readv"`
 	ExitRecvfrom     *ebpf.ProgramSpec `ebpf:"exit_recvfrom"`
 	ExitRecvmsg      *ebpf.ProgramSpec `ebpf:"exit_recvmsg"`
+	ExitRename       *ebpf.ProgramSpec `ebpf:"exit_rename"`
+	ExitRenameat     *ebpf.ProgramSpec `ebpf:"exit_renameat"`
+	ExitRenameat2    *ebpf.ProgramSpec `ebpf:"exit_renameat2"`
+	ExitRmdir        *ebpf.ProgramSpec `ebpf:"exit_rmdir"`
 	ExitSendmsg      *ebpf.ProgramSpec `ebpf:"exit_sendmsg"`
 	ExitSendto       *ebpf.ProgramSpec `ebpf:"exit_sendto"`
+	ExitSetgid       *ebpf.ProgramSpec `ebpf:"exit_setgid"`
+	ExitSetregid     *ebpf.ProgramSpec `ebpf:"exit_setregid"`
+	ExitSetresgid    *ebpf.ProgramSpec `ebpf:"exit_setresgid"`
+	ExitSetresuid    *ebpf.ProgramSpec `ebpf:"exit_setresuid"`
+	ExitSetreuid     *ebpf.ProgramSpec `ebpf:"exit_setreuid"`
+	ExitSetuid       *ebpf.ProgramSpec `ebpf:"exit_setuid"`
+	ExitSymlink      *ebpf.ProgramSpec `ebpf:"exit_symlink"`
+	ExitSymlinkat    *ebpf.ProgramSpec `ebpf:"exit_symlinkat"`
+	ExitUnlink       *ebpf.ProgramSpec `ebpf:"exit_unlink"`
+	ExitUnlinkat     *ebpf.ProgramSpec `ebpf:"exit_unlinkat"`
 	ExitWrite        *ebpf.ProgramSpec `ebpf:"exit_write"`
 	ExitWritev       *ebpf.ProgramSpec `ebpf:"exit_writev"`
 	SchedProcessExec *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
@@ -233,24 +354,27 @@ type captureProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
-	Drops  *ebpf.MapSpec `ebpf:"drops"`
-	Events *ebpf.MapSpec `ebpf:"events"`
-	Fds    *ebpf.MapSpec `ebpf:"fds"`
-	Opens  *ebpf.MapSpec `ebpf:"opens"`
+	Drops   *ebpf.MapSpec `ebpf:"drops"`
+	Events  *ebpf.MapSpec `ebpf:"events"`
+	Fds     *ebpf.MapSpec `ebpf:"fds"`
+	Fileops *ebpf.MapSpec `ebpf:"fileops"`
+	Opens   *ebpf.MapSpec `ebpf:"opens"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureVariableSpecs struct {
-	SelfPid     *ebpf.VariableSpec `ebpf:"self_pid"`
-	UnusedClone *ebpf.VariableSpec `ebpf:"unused_clone"`
-	UnusedClose *ebpf.VariableSpec `ebpf:"unused_close"`
-	UnusedDup   *ebpf.VariableSpec `ebpf:"unused_dup"`
-	UnusedExec  *ebpf.VariableSpec `ebpf:"unused_exec"`
-	UnusedExit  *ebpf.VariableSpec `ebpf:"unused_exit"`
-	UnusedNet   *ebpf.VariableSpec `ebpf:"unused_net"`
-	UnusedOpen  *ebpf.VariableSpec `ebpf:"unused_open"`
+	SelfPid      *ebpf.VariableSpec `ebpf:"self_pid"`
+	UnusedClone  *ebpf.VariableSpec `ebpf:"unused_clone"`
+	UnusedClose  *ebpf.VariableSpec `ebpf:"unused_close"`
+	UnusedDup    *ebpf.VariableSpec `ebpf:"unused_dup"`
+	UnusedExec   *ebpf.VariableSpec `ebpf:"unused_exec"`
+	UnusedExit   *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedFileop *ebpf.VariableSpec `ebpf:"unused_fileop"`
+	UnusedNet    *ebpf.VariableSpec `ebpf:"unused_net"`
+	UnusedOpen   *ebpf.VariableSpec `ebpf:"unused_open"`
+	UnusedSetuid *ebpf.VariableSpec `ebpf:"unused_setuid"`
 }
 
 // captureObjects contains all objects after they have been loaded into the kernel.
@@ -273,10 +397,11 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
-	Drops  *ebpf.Map `ebpf:"drops"`
-	Events *ebpf.Map `ebpf:"events"`
-	Fds    *ebpf.Map `ebpf:"fds"`
-	Opens  *ebpf.Map `ebpf:"opens"`
+	Drops   *ebpf.Map `ebpf:"drops"`
+	Events  *ebpf.Map `ebpf:"events"`
+	Fds     *ebpf.Map `ebpf:"fds"`
+	Fileops *ebpf.Map `ebpf:"fileops"`
+	Opens   *ebpf.Map `ebpf:"opens"`
 }
 
 func (m *captureMaps) Close() error {
@@ -284,6 +409,7 @@ func (m *captureMaps) Close() error {
 		m.Drops,
 		m.Events,
 		m.Fds,
+		m.Fileops,
 		m.Opens,
 	)
 }
@@ -292,33 +418,65 @@ func (m *captureMaps) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureVariables struct {
-	SelfPid     *ebpf.Variable `ebpf:"self_pid"`
-	UnusedClone *ebpf.Variable `ebpf:"unused_clone"`
-	UnusedClose *ebpf.Variable `ebpf:"unused_close"`
-	UnusedDup   *ebpf.Variable `ebpf:"unused_dup"`
-	UnusedExec  *ebpf.Variable `ebpf:"unused_exec"`
-	UnusedExit  *ebpf.Variable `ebpf:"unused_exit"`
-	UnusedNet   *ebpf.Variable `ebpf:"unused_net"`
-	UnusedOpen  *ebpf.Variable `ebpf:"unused_open"`
+	SelfPid      *ebpf.Variable `ebpf:"self_pid"`
+	UnusedClone  *ebpf.Variable `ebpf:"unused_clone"`
+	UnusedClose  *ebpf.Variable `ebpf:"unused_close"`
+	UnusedDup    *ebpf.Variable `ebpf:"unused_dup"`
+	UnusedExec   *ebpf.Variable `ebpf:"unused_exec"`
+	UnusedExit   *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedFileop *ebpf.Variable `ebpf:"unused_fileop"`
+	UnusedNet    *ebpf.Variable `ebpf:"unused_net"`
+	UnusedOpen   *ebpf.Variable `ebpf:"unused_open"`
+	UnusedSetuid *ebpf.Variable `ebpf:"unused_setuid"`
 }
 
 // capturePrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type capturePrograms struct {
+	EnterChmod       *ebpf.Program `ebpf:"enter_chmod"`
+	EnterChown       *ebpf.Program `ebpf:"enter_chown"`
 	EnterClose       *ebpf.Program `ebpf:"enter_close"`
 	EnterCreat       *ebpf.Program `ebpf:"enter_creat"`
+	EnterFchmod      *ebpf.Program `ebpf:"enter_fchmod"`
+	EnterFchmodat    *ebpf.Program `ebpf:"enter_fchmodat"`
+	EnterFchown      *ebpf.Program `ebpf:"enter_fchown"`
+	EnterFchownat    *ebpf.Program `ebpf:"enter_fchownat"`
+	EnterLchown      *ebpf.Program `ebpf:"enter_lchown"`
+	EnterLink        *ebpf.Program `ebpf:"enter_link"`
+	EnterLinkat      *ebpf.Program `ebpf:"enter_linkat"`
+	EnterMkdir       *ebpf.Program `ebpf:"enter_mkdir"`
+	EnterMkdirat     *ebpf.Program `ebpf:"enter_mkdirat"`
 	EnterOpen        *ebpf.Program `ebpf:"enter_open_"`
 	EnterOpenat      *ebpf.Program `ebpf:"enter_openat"`
 	EnterOpenat2     *ebpf.Program `ebpf:"enter_openat2"`
+	EnterRename      *ebpf.Program `ebpf:"enter_rename"`
+	EnterRenameat    *ebpf.Program `ebpf:"enter_renameat"`
+	EnterRenameat2   *ebpf.Program `ebpf:"enter_renameat2"`
+	EnterRmdir       *ebpf.Program `ebpf:"enter_rmdir"`
+	EnterSymlink     *ebpf.Program `ebpf:"enter_symlink"`
+	EnterSymlinkat   *ebpf.Program `ebpf:"enter_symlinkat"`
+	EnterUnlink      *ebpf.Program `ebpf:"enter_unlink"`
+	EnterUnlinkat    *ebpf.Program `ebpf:"enter_unlinkat"`
 	ExitAccept       *ebpf.Program `ebpf:"exit_accept"`
 	ExitAccept4      *ebpf.Program `ebpf:"exit_accept4"`
+	ExitChmod        *ebpf.Program `ebpf:"exit_chmod"`
+	ExitChown        *ebpf.Program `ebpf:"exit_chown"`
 	ExitConnect      *ebpf.Program `ebpf:"exit_connect"`
 	ExitCreat        *ebpf.Program `ebpf:"exit_creat"`
 	ExitDup          *ebpf.Program `ebpf:"exit_dup"`
 	ExitDup2         *ebpf.Program `ebpf:"exit_dup2"`
 	ExitDup3         *ebpf.Program `ebpf:"exit_dup3"`
+	ExitFchmod       *ebpf.Program `ebpf:"exit_fchmod"`
+	ExitFchmodat     *ebpf.Program `ebpf:"exit_fchmodat"`
+	ExitFchown       *ebpf.Program `ebpf:"exit_fchown"`
+	ExitFchownat     *ebpf.Program `ebpf:"exit_fchownat"`
 	ExitFcntl        *ebpf.Program `ebpf:"exit_fcntl"`
+	ExitLchown       *ebpf.Program `ebpf:"exit_lchown"`
+	ExitLink         *ebpf.Program `ebpf:"exit_link"`
+	ExitLinkat       *ebpf.Program `ebpf:"exit_linkat"`
+	ExitMkdir        *ebpf.Program `ebpf:"exit_mkdir"`
+	ExitMkdirat      *ebpf.Program `ebpf:"exit_mkdirat"`
 	ExitOpen         *ebpf.Program `ebpf:"exit_open_"`
 	ExitOpenat       *ebpf.Program `ebpf:"exit_openat"`
 	ExitOpenat2      *ebpf.Program `ebpf:"exit_openat2"`
@@ -328,8 +486,22 @@ type capturePrograms struct {
 	ExitReadv        *ebpf.Program `ebpf:"exit_readv"`
 	ExitRecvfrom     *ebpf.Program `ebpf:"exit_recvfrom"`
 	ExitRecvmsg      *ebpf.Program `ebpf:"exit_recvmsg"`
+	ExitRename       *ebpf.Program `ebpf:"exit_rename"`
+	ExitRenameat     *ebpf.Program `ebpf:"exit_renameat"`
+	ExitRenameat2    *ebpf.Program `ebpf:"exit_renameat2"`
+	ExitRmdir        *ebpf.Program `ebpf:"exit_rmdir"`
 	ExitSendmsg      *ebpf.Program `ebpf:"exit_sendmsg"`
 	ExitSendto       *ebpf.Program `ebpf:"exit_sendto"`
+	ExitSetgid       *ebpf.Program `ebpf:"exit_setgid"`
+	ExitSetregid     *ebpf.Program `ebpf:"exit_setregid"`
+	ExitSetresgid    *ebpf.Program `ebpf:"exit_setresgid"`
+	ExitSetresuid    *ebpf.Program `ebpf:"exit_setresuid"`
+	ExitSetreuid     *ebpf.Program `ebpf:"exit_setreuid"`
+	ExitSetuid       *ebpf.Program `ebpf:"exit_setuid"`
+	ExitSymlink      *ebpf.Program `ebpf:"exit_symlink"`
+	ExitSymlinkat    *ebpf.Program `ebpf:"exit_symlinkat"`
+	ExitUnlink       *ebpf.Program `ebpf:"exit_unlink"`
+	ExitUnlinkat     *ebpf.Program `ebpf:"exit_unlinkat"`
 	ExitWrite        *ebpf.Program `ebpf:"exit_write"`
 	ExitWritev       *ebpf.Program `ebpf:"exit_writev"`
 	SchedProcessExec *ebpf.Program `ebpf:"sched_process_exec"`
@@ -339,19 +511,49 @@ type capturePrograms struct {
 
 func (p *capturePrograms) Close() error {
 	return _CaptureClose(
+		p.EnterChmod,
+		p.EnterChown,
 		p.EnterClose,
 		p.EnterCreat,
+		p.EnterFchmod,
+		p.EnterFchmodat,
+		p.EnterFchown,
+		p.EnterFchownat,
+		p.EnterLchown,
+		p.EnterLink,
+		p.EnterLinkat,
+		p.EnterMkdir,
+		p.EnterMkdirat,
 		p.EnterOpen,
 		p.EnterOpenat,
 		p.EnterOpenat2,
+		p.EnterRename,
+		p.EnterRenameat,
+		p.EnterRenameat2,
+		p.EnterRmdir,
+		p.EnterSymlink,
+		p.EnterSymlinkat,
+		p.EnterUnlink,
+		p.EnterUnlinkat,
 		p.ExitAccept,
 		p.ExitAccept4,
+		p.ExitChmod,
+		p.ExitChown,
 		p.ExitConnect,
 		p.ExitCreat,
 		p.ExitDup,
 		p.ExitDup2,
 		p.ExitDup3,
+		p.ExitFchmod,
+		p.ExitFchmodat,
+		p.ExitFchown,
+		p.ExitFchownat,
 		p.ExitFcntl,
+		p.ExitLchown,
+		p.ExitLink,
+		p.ExitLinkat,
+		p.ExitMkdir,
+		p.ExitMkdirat,
 		p.ExitOpen,
 		p.ExitOpenat,
 		p.ExitOpenat2,
@@ -361,8 +563,22 @@ func (p *capturePrograms) Close() error {
 		p.ExitReadv,
 		p.ExitRecvfrom,
 		p.ExitRecvmsg,
+		p.ExitRename,
+		p.ExitRenameat,
+		p.ExitRenameat2,
+		p.ExitRmdir,
 		p.ExitSendmsg,
 		p.ExitSendto,
+		p.ExitSetgid,
+		p.ExitSetregid,
+		p.ExitSetresgid,
+		p.ExitSetresuid,
+		p.ExitSetreuid,
+		p.ExitSetuid,
+		p.ExitSymlink,
+		p.ExitSymlinkat,
+		p.ExitUnlink,
+		p.ExitUnlinkat,
 		p.ExitWrite,
 		p.ExitWritev,
 		p.SchedProcessExec,

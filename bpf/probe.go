@@ -32,6 +32,20 @@ const (
 	KindConnect = 6
 	KindAccept  = 7
 	KindDup     = 8
+	KindFileOp  = 9
+	KindSetUID  = 10
+)
+
+// File operations, as in the Op field of FileOpEvent.
+const (
+	FileOpMkdir   = 1
+	FileOpRmdir   = 2
+	FileOpLink    = 3
+	FileOpUnlink  = 4
+	FileOpSymlink = 5
+	FileOpRename  = 6
+	FileOpChmod   = 7
+	FileOpChown   = 8
 )
 
 // The kernel's event records, as laid out in the ring buffer.
@@ -52,6 +66,10 @@ type (
 	NetEvent = captureNetEvent
 	// DupEvent reports a descriptor duplicated from a counted one.
 	DupEvent = captureDupEvent
+	// FileOpEvent reports an operation on file names or attributes.
+	FileOpEvent = captureFileopEvent
+	// SetUIDEvent reports a change of user or group ids.
+	SetUIDEvent = captureSetuidEvent
 	// FDKey names an open file: a process and a descriptor.
 	FDKey = captureFdKey
 	// FDCounts are an open file's read and write counts.
@@ -124,6 +142,28 @@ func Open(selfPID uint32) (*Probe, error) {
 		{"sys_exit_recvfrom", progs.ExitRecvfrom}, {"sys_exit_recvmsg", progs.ExitRecvmsg},
 		{"sys_exit_dup", progs.ExitDup}, {"sys_exit_dup2", progs.ExitDup2}, {"sys_exit_dup3", progs.ExitDup3},
 		{"sys_exit_fcntl", progs.ExitFcntl},
+		{"sys_enter_mkdir", progs.EnterMkdir}, {"sys_exit_mkdir", progs.ExitMkdir},
+		{"sys_enter_mkdirat", progs.EnterMkdirat}, {"sys_exit_mkdirat", progs.ExitMkdirat},
+		{"sys_enter_rmdir", progs.EnterRmdir}, {"sys_exit_rmdir", progs.ExitRmdir},
+		{"sys_enter_unlink", progs.EnterUnlink}, {"sys_exit_unlink", progs.ExitUnlink},
+		{"sys_enter_unlinkat", progs.EnterUnlinkat}, {"sys_exit_unlinkat", progs.ExitUnlinkat},
+		{"sys_enter_link", progs.EnterLink}, {"sys_exit_link", progs.ExitLink},
+		{"sys_enter_linkat", progs.EnterLinkat}, {"sys_exit_linkat", progs.ExitLinkat},
+		{"sys_enter_symlink", progs.EnterSymlink}, {"sys_exit_symlink", progs.ExitSymlink},
+		{"sys_enter_symlinkat", progs.EnterSymlinkat}, {"sys_exit_symlinkat", progs.ExitSymlinkat},
+		{"sys_enter_rename", progs.EnterRename}, {"sys_exit_rename", progs.ExitRename},
+		{"sys_enter_renameat", progs.EnterRenameat}, {"sys_exit_renameat", progs.ExitRenameat},
+		{"sys_enter_renameat2", progs.EnterRenameat2}, {"sys_exit_renameat2", progs.ExitRenameat2},
+		{"sys_enter_chmod", progs.EnterChmod}, {"sys_exit_chmod", progs.ExitChmod},
+		{"sys_enter_fchmod", progs.EnterFchmod}, {"sys_exit_fchmod", progs.ExitFchmod},
+		{"sys_enter_fchmodat", progs.EnterFchmodat}, {"sys_exit_fchmodat", progs.ExitFchmodat},
+		{"sys_enter_chown", progs.EnterChown}, {"sys_exit_chown", progs.ExitChown},
+		{"sys_enter_lchown", progs.EnterLchown}, {"sys_exit_lchown", progs.ExitLchown},
+		{"sys_enter_fchown", progs.EnterFchown}, {"sys_exit_fchown", progs.ExitFchown},
+		{"sys_enter_fchownat", progs.EnterFchownat}, {"sys_exit_fchownat", progs.ExitFchownat},
+		{"sys_exit_setuid", progs.ExitSetuid}, {"sys_exit_setgid", progs.ExitSetgid},
+		{"sys_exit_setreuid", progs.ExitSetreuid}, {"sys_exit_setregid", progs.ExitSetregid},
+		{"sys_exit_setresuid", progs.ExitSetresuid}, {"sys_exit_setresgid", progs.ExitSetresgid},
 	} {
 		l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
 		if err != nil {

@@ -26,6 +26,20 @@ func TestMain(m *testing.M) {
 	switch os.Getenv("SYSFLUX_WORKLOAD") {
 	case "":
 		os.Exit(m.Run())
+	case "fileops":
+		if err := fileOpsWorkload(os.Getenv("SYSFLUX_PATH")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	case "setuid":
+		// The raw call changes this thread only; Go's syscall.Setuid would repeat it on every
+		// thread of the process.
+		if _, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, 65534, 0, 0); errno != 0 {
+			fmt.Fprintln(os.Stderr, errno)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	case "file":
 		if err := fileWorkload(os.Getenv("SYSFLUX_PATH")); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -62,6 +76,33 @@ func fileWorkload(path string) error {
 		}
 	}
 	return syscall.Close(fd)
+}
+
+// fileOpsWorkload makes a directory under dir, a file in it, renames, chmods and unlinks the
+// file, tries to unlink a file that is not there, and removes the directory.
+func fileOpsWorkload(dir string) error {
+	d := filepath.Join(dir, "d")
+	if err := syscall.Mkdir(d, 0o755); err != nil {
+		return err
+	}
+	fd, err := syscall.Open(filepath.Join(d, "a"), syscall.O_CREAT|syscall.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	syscall.Close(fd)
+	if err := syscall.Rename(filepath.Join(d, "a"), filepath.Join(d, "b")); err != nil {
+		return err
+	}
+	if err := syscall.Chmod(filepath.Join(d, "b"), 0o600); err != nil {
+		return err
+	}
+	if err := syscall.Unlink(filepath.Join(d, "b")); err != nil {
+		return err
+	}
+	if err := syscall.Unlink(filepath.Join(d, "missing")); err != syscall.ENOENT {
+		return fmt.Errorf("unlink of a missing file: %v, want ENOENT", err)
+	}
+	return syscall.Rmdir(d)
 }
 
 // capturing runs a capture source until the returned stop is called, which returns what it
@@ -223,5 +264,86 @@ func TestFileFlows(t *testing.T) {
 	}
 	if w.GetEndTs() < w.GetTs() || r.GetTs() < w.GetEndTs() {
 		t.Errorf("flow times out of order: writer %d..%d, reader %d..%d", w.GetTs(), w.GetEndTs(), r.GetTs(), r.GetEndTs())
+	}
+}
+
+// runWorkload runs the test binary as a workload and returns its pid.
+func runWorkload(t *testing.T, name string, env ...string) int64 {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), "SYSFLUX_WORKLOAD="+name), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("workload %s: %v\n%s", name, err, out)
+	}
+	return int64(cmd.Process.Pid)
+}
+
+func TestFileEvents(t *testing.T) {
+	stop := capturing(t)
+	dir := t.TempDir()
+	pid := runWorkload(t, "fileops", "SYSFLUX_PATH="+dir)
+	d := filepath.Join(dir, "d")
+	paths := map[string]string{} // file oid -> path
+	type event struct {
+		op        sysflowv1.OperationFlag
+		path, new string
+		ret       int32
+	}
+	var got []event
+	for _, r := range stop() {
+		switch p := r.GetRec().(type) {
+		case *sysflowv1.Record_File:
+			paths[string(p.File.GetOid())] = p.File.GetPath()
+		case *sysflowv1.Record_FileEvent:
+			e := p.FileEvent
+			if e.GetProcOid().GetHpid() != pid {
+				continue
+			}
+			path, ok := paths[string(e.GetFileOid())]
+			if !ok {
+				t.Errorf("file event %v before its File entity", e)
+			}
+			ev := event{op: sysflowv1.OperationFlag(e.GetOpFlags()), path: path, ret: e.GetRet()}
+			if len(e.GetNewFileOid()) > 0 {
+				ev.new = paths[string(e.GetNewFileOid())]
+			}
+			got = append(got, ev)
+		}
+	}
+	want := []event{
+		{op: sysflowv1.OperationFlag_OPERATION_FLAG_MKDIR, path: d},
+		{op: sysflowv1.OperationFlag_OPERATION_FLAG_RENAME, path: filepath.Join(d, "a"), new: filepath.Join(d, "b")},
+		{op: sysflowv1.OperationFlag_OPERATION_FLAG_CHMOD, path: filepath.Join(d, "b")},
+		{op: sysflowv1.OperationFlag_OPERATION_FLAG_UNLINK, path: filepath.Join(d, "b")},
+		{op: sysflowv1.OperationFlag_OPERATION_FLAG_UNLINK, path: filepath.Join(d, "missing"), ret: -int32(syscall.ENOENT)},
+		{op: sysflowv1.OperationFlag_OPERATION_FLAG_RMDIR, path: d},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("file events:\ngot  %v\nwant %v", got, want)
+	}
+}
+
+func TestSetUID(t *testing.T) {
+	stop := capturing(t)
+	pid := runWorkload(t, "setuid")
+	var setuid []*sysflowv1.ProcessEvent
+	var users []int32
+	for _, r := range stop() {
+		switch p := r.GetRec().(type) {
+		case *sysflowv1.Record_Process:
+			if p.Process.GetOid().GetHpid() == pid {
+				users = append(users, p.Process.GetUid())
+			}
+		case *sysflowv1.Record_ProcessEvent:
+			if e := p.ProcessEvent; e.GetProcOid().GetHpid() == pid && e.GetOpFlags() == int32(sysflowv1.OperationFlag_OPERATION_FLAG_SETUID) {
+				setuid = append(setuid, e)
+			}
+		}
+	}
+	if len(setuid) != 1 || setuid[0].GetRet() != 0 || len(setuid[0].GetArgs()) == 0 || setuid[0].GetArgs()[0] != "65534" {
+		t.Fatalf("SETUID events %v, want one with uid 65534 and ret 0", setuid)
+	}
+	if len(users) < 2 || users[len(users)-1] != 65534 {
+		t.Errorf("the child's Process entities have uids %v, want the last to be 65534", users)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -119,6 +120,21 @@ func (c clock) decode(b []byte) (flow.Event, error) {
 			return ev, err
 		}
 		ev.Kind, ev.FD, ev.OldFD = flow.KindDup, e.Fd, e.Oldfd
+	case bpf.KindFileOp:
+		e, err := view[bpf.FileOpEvent](b)
+		if err != nil {
+			return ev, err
+		}
+		ev.Kind, ev.Op, ev.Ret, ev.FD = flow.KindFileOp, flow.FileOp(e.Op), e.Ret, e.Fd
+		ev.Path, ev.DirFD = cString(e.Path[:]), e.Dirfd
+		ev.NewPath, ev.NewDirFD = cString(e.Newpath[:]), e.Newdirfd
+	case bpf.KindSetUID:
+		e, err := view[bpf.SetUIDEvent](b)
+		if err != nil {
+			return ev, err
+		}
+		ev.Kind, ev.Ret, ev.UID, ev.GID = flow.KindSetUID, e.Ret, e.Uid, e.Gid
+		ev.Args = []string{strconv.Itoa(int(e.Uid)), strconv.Itoa(int(e.Gid))}
 	default:
 		return ev, fmt.Errorf("unknown record kind %d", h.Kind)
 	}

@@ -191,6 +191,8 @@ func (a *Aggregator) Handle(ev Event) error {
 		a.setUID(&ev)
 	case KindDup:
 		a.dup(&ev)
+	case KindFileOp:
+		a.fileOp(&ev)
 	default:
 		a.stats.UnknownKinds++
 	}

@@ -29,6 +29,9 @@ const (
 	KindAccept
 	// KindSetUID: PID/TID changed its user or group ids; Args holds the new ids.
 	KindSetUID
+	// KindFileOp: PID/TID performed Op (a FileOp) on Path (and NewPath), or on the file open on
+	// FD when Path is empty; Ret is the call's result.
+	KindFileOp
 	// KindDup: PID/TID made FD another descriptor of OldFD's file or socket (dup, dup2, dup3,
 	// fcntl F_DUPFD); its counters start at zero.
 	KindDup
@@ -50,8 +53,15 @@ type Event struct {
 	ChildPID, ChildTID int32
 	// UID and GID are the process's user and group ids (KindExec, KindSetUID).
 	UID, GID int32
-	// Path is the executable (KindExec) or the opened path (KindOpen), as given to the syscall.
+	// Path is the executable (KindExec), the opened path (KindOpen) or the operated-on path
+	// (KindFileOp), as given to the syscall.
 	Path string
+	// NewPath is the second path of a KindFileOp (the new name of a rename, the new link of a
+	// link or symlink), relative to NewDirFD.
+	NewPath  string
+	NewDirFD int32
+	// Op is the operation of a KindFileOp.
+	Op FileOp
 	// Args are the exec arguments without argv[0] (KindExec), or the syscall's arguments.
 	Args []string
 	// FD is the file descriptor concerned.
@@ -74,3 +84,18 @@ type Event struct {
 	Proto         int32
 	Local, Remote netip.AddrPort
 }
+
+// FileOp is an operation on file names or attributes.
+type FileOp uint8
+
+// File operations.
+const (
+	FileOpMkdir FileOp = iota + 1
+	FileOpRmdir
+	FileOpLink
+	FileOpUnlink
+	FileOpSymlink
+	FileOpRename
+	FileOpChmod
+	FileOpChown
+)

@@ -382,13 +382,18 @@ func (a *Aggregator) emitFlow(f *flow, end int64) {
 // sendFile emits the File entity of the file flow f unless it was emitted lately: CREATED for
 // the flow's first record, REUP when sent again.
 func (a *Aggregator) sendFile(f *flow) {
-	fi := f.file
+	a.sendFileInfo(f.file, f.emitted)
+}
+
+// sendFileInfo emits the File entity fi unless it was emitted recently; reup says it is sent
+// again for a file already reported.
+func (a *Aggregator) sendFileInfo(fi *fileInfo, reup bool) {
 	if e, ok := a.files[fi.oid]; ok {
 		a.fileLRU.MoveToBack(e)
 		return
 	}
 	state := sysflowv1.ObjectState_OBJECT_STATE_CREATED
-	if f.emitted {
+	if reup {
 		state = sysflowv1.ObjectState_OBJECT_STATE_REUP
 	}
 	ok := a.emit(&sysflowv1.Record{Rec: &sysflowv1.Record_File{File: &sysflowv1.File{
