@@ -25,6 +25,7 @@ enum event_kind {
 	EVENT_DUP = 8,
 	EVENT_FILEOP = 9,
 	EVENT_SETUID = 10,
+	EVENT_SOCKET = 11,
 };
 
 struct event_header {
@@ -472,7 +473,25 @@ static __always_inline struct sock *fd_sock(__s32 fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
+/* The user's sockaddr_in or sockaddr_in6, as passed to sendto or filled by recvfrom. */
+struct user_sockaddr {
+	__u16 family;
+	__be16 port;
+	__u32 v4_or_flowinfo;
+	__u8 v6[16];
+};
+
+static __always_inline int net_event_peer(__u32 kind, __s32 fd, long ret, const void *upeer);
+
 static __always_inline int net_event(__u32 kind, __s32 fd, long ret)
+{
+	return net_event_peer(kind, fd, ret, NULL);
+}
+
+/* A connect, an accept, or the first send or receive on a socket not seen connecting or
+ * accepting (a UDP server, or a socket opened before the agent started). When the socket has
+ * no peer of its own (unconnected UDP), upeer, the address the call named, gives it. */
+static __always_inline int net_event_peer(__u32 kind, __s32 fd, long ret, const void *upeer)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	if (id >> 32 == self_pid)
@@ -504,6 +523,16 @@ static __always_inline int net_event(__u32 kind, __s32 fd, long ret)
 		bpf_core_read(e->saddr, sizeof(e->saddr), &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(e->daddr, sizeof(e->daddr), &sk->__sk_common.skc_v6_daddr);
 	}
+	if (e->dport == 0 && upeer) {
+		struct user_sockaddr sa = {};
+		if (bpf_probe_read_user(&sa, sizeof(sa), upeer) == 0 && sa.family == family) {
+			e->dport = (sa.port >> 8) | (sa.port << 8);
+			if (family == AF_INET)
+				*(__u32 *)e->daddr = sa.v4_or_flowinfo;
+			else
+				__builtin_memcpy(e->daddr, sa.v6, sizeof(e->daddr));
+		}
+	}
 	bpf_ringbuf_submit(e, 0);
 	if (ret >= 0 || ret == -EINPROGRESS) {
 		struct fd_key k = {.pid = id >> 32, .fd = fd};
@@ -528,17 +557,55 @@ int exit_accept4(struct syscall_exit_ctx *ctx)
 	return ctx->ret < 0 ? 0 : net_event(EVENT_ACCEPT, ctx->ret, ctx->ret);
 }
 
+/* Where a send or receive names its peer. */
+enum peer_arg {
+	PEER_SOCKADDR = 1, /* the fifth argument is a struct sockaddr * (sendto, recvfrom) */
+	PEER_MSGHDR = 2,   /* the second argument is a struct msghdr *, msg_name first (sendmsg, recvmsg) */
+};
+
+static __always_inline int sock_io(long ret, bool write, int peer)
+{
+	if (ret < 0)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__s32 fd = (__s32)BPF_CORE_READ(regs, di);
+	struct fd_key k = {.pid = id >> 32, .fd = fd};
+	struct fd_counts *c = bpf_map_lookup_elem(&fds, &k);
+	if (!c) {
+		const void *upeer = NULL;
+		if (peer == PEER_SOCKADDR) {
+			upeer = (const void *)BPF_CORE_READ(regs, r8);
+		} else {
+			const void *msg = (const void *)BPF_CORE_READ(regs, si);
+			bpf_probe_read_user(&upeer, sizeof(upeer), msg);
+		}
+		net_event_peer(EVENT_SOCKET, fd, 0, upeer);
+		c = bpf_map_lookup_elem(&fds, &k);
+		if (!c)
+			return 0; /* not an IP socket, or the agent's own */
+	}
+	if (write) {
+		__sync_fetch_and_add(&c->write_ops, 1);
+		__sync_fetch_and_add(&c->write_bytes, ret);
+	} else {
+		__sync_fetch_and_add(&c->read_ops, 1);
+		__sync_fetch_and_add(&c->read_bytes, ret);
+	}
+	return 0;
+}
+
 SEC("tracepoint/syscalls/sys_exit_sendto")
-int exit_sendto(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, true); }
+int exit_sendto(struct syscall_exit_ctx *ctx) { return sock_io(ctx->ret, true, PEER_SOCKADDR); }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int exit_sendmsg(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, true); }
+int exit_sendmsg(struct syscall_exit_ctx *ctx) { return sock_io(ctx->ret, true, PEER_MSGHDR); }
 
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int exit_recvfrom(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, false); }
+int exit_recvfrom(struct syscall_exit_ctx *ctx) { return sock_io(ctx->ret, false, PEER_SOCKADDR); }
 
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int exit_recvmsg(struct syscall_exit_ctx *ctx) { return count_io(ctx->ret, false); }
+int exit_recvmsg(struct syscall_exit_ctx *ctx) { return sock_io(ctx->ret, false, PEER_MSGHDR); }
 
 /* A descriptor duplicated from a counted one is counted too: a shell's redirection opens a
  * file, dup2s it onto 1 and closes the original, then writes to 1. */

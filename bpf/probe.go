@@ -34,6 +34,7 @@ const (
 	KindDup     = 8
 	KindFileOp  = 9
 	KindSetUID  = 10
+	KindSocket  = 11
 )
 
 // File operations, as in the Op field of FileOpEvent.

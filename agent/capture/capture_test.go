@@ -5,9 +5,13 @@ package capture_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -26,6 +30,12 @@ func TestMain(m *testing.M) {
 	switch os.Getenv("SYSFLUX_WORKLOAD") {
 	case "":
 		os.Exit(m.Run())
+	case "net":
+		if err := netWorkload(os.Getenv("SYSFLUX_NETWORK")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	case "fileops":
 		if err := fileOpsWorkload(os.Getenv("SYSFLUX_PATH")); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -76,6 +86,79 @@ func fileWorkload(path string) error {
 		}
 	}
 	return syscall.Close(fd)
+}
+
+// netWorkload sends 1234 bytes from a client to a server of its own on loopback and 567 back,
+// over TCP or UDP (network is tcp4, tcp6, udp4 or udp6), and prints the client's and the
+// server's addresses.
+func netWorkload(network string) error {
+	host := "127.0.0.1:0"
+	if network[3] == '6' {
+		host = "[::1]:0"
+	}
+	up, down := make([]byte, 1234), make([]byte, 567)
+	if network[:3] == "tcp" {
+		ln, err := net.Listen(network, host)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		served := make(chan error, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				served <- err
+				return
+			}
+			defer c.Close()
+			if _, err := io.ReadFull(c, make([]byte, len(up))); err != nil {
+				served <- err
+				return
+			}
+			_, err = c.Write(down)
+			served <- err
+		}()
+		c, err := net.Dial(network, ln.Addr().String())
+		if err != nil {
+			return err
+		}
+		fmt.Println(c.LocalAddr(), ln.Addr())
+		if _, err := c.Write(up); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(c, make([]byte, len(down))); err != nil {
+			return err
+		}
+		if err := <-served; err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	srv, err := net.ListenPacket(network, host)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	c, err := net.Dial(network, srv.LocalAddr().String())
+	if err != nil {
+		return err
+	}
+	fmt.Println(c.LocalAddr(), srv.LocalAddr())
+	if _, err := c.Write(up); err != nil {
+		return err
+	}
+	buf := make([]byte, 2048)
+	n, from, err := srv.ReadFrom(buf)
+	if err != nil || n != len(up) {
+		return fmt.Errorf("server read %d bytes: %v", n, err)
+	}
+	if _, err := srv.WriteTo(down, from); err != nil {
+		return err
+	}
+	if n, err := c.Read(buf); err != nil || n != len(down) {
+		return fmt.Errorf("client read %d bytes: %v", n, err)
+	}
+	return c.Close()
 }
 
 // fileOpsWorkload makes a directory under dir, a file in it, renames, chmods and unlinks the
@@ -345,5 +428,88 @@ func TestSetUID(t *testing.T) {
 	}
 	if len(users) < 2 || users[len(users)-1] != 65534 {
 		t.Errorf("the child's Process entities have uids %v, want the last to be 65534", users)
+	}
+}
+
+func TestNetworkFlows(t *testing.T) {
+	stop := capturing(t)
+	type run struct {
+		network        string
+		pid            int64
+		client, server netip.AddrPort
+	}
+	var runs []run
+	for _, network := range []string{"tcp4", "tcp6", "udp4", "udp6"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "SYSFLUX_WORKLOAD=net", "SYSFLUX_NETWORK="+network)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("workload %s: %v", network, err)
+		}
+		f := strings.Fields(string(out))
+		runs = append(runs, run{network, int64(cmd.Process.Pid), netip.MustParseAddrPort(f[0]), netip.MustParseAddrPort(f[1])})
+	}
+	recs := stop()
+	const (
+		connect = int32(sysflowv1.OperationFlag_OPERATION_FLAG_CONNECT)
+		accept  = int32(sysflowv1.OperationFlag_OPERATION_FLAG_ACCEPT)
+		read    = int32(sysflowv1.OperationFlag_OPERATION_FLAG_READ_RECV)
+		write   = int32(sysflowv1.OperationFlag_OPERATION_FLAG_WRITE_SEND)
+		close   = int32(sysflowv1.OperationFlag_OPERATION_FLAG_CLOSE)
+	)
+	for _, r := range runs {
+		t.Run(r.network, func(t *testing.T) {
+			var flows []*sysflowv1.NetworkFlow
+			for _, rec := range recs {
+				if f := rec.GetNetworkFlow(); f != nil && f.GetProcOid().GetHpid() == r.pid {
+					flows = append(flows, f)
+				}
+			}
+			proto := int32(6)
+			if r.network[:3] == "udp" {
+				proto = 17
+			}
+			// Flows name the side that started the exchange as the source: the client.
+			ends := func(f *sysflowv1.NetworkFlow) (netip.AddrPort, netip.AddrPort) {
+				if len(f.GetSip6()) == 16 {
+					return netip.AddrPortFrom(netip.AddrFrom16([16]byte(f.GetSip6())), uint16(f.GetSport())),
+						netip.AddrPortFrom(netip.AddrFrom16([16]byte(f.GetDip6())), uint16(f.GetDport()))
+				}
+				return netip.AddrPortFrom(flow.IPv4(f.GetSip()), uint16(f.GetSport())),
+					netip.AddrPortFrom(flow.IPv4(f.GetDip()), uint16(f.GetDport()))
+			}
+			var client, server *sysflowv1.NetworkFlow
+			for _, f := range flows {
+				src, dst := ends(f)
+				switch {
+				case f.GetOpFlags()&connect != 0:
+					client = f
+					if src != r.client || dst != r.server {
+						t.Errorf("client flow %v -> %v, want %v -> %v", src, dst, r.client, r.server)
+					}
+				case src == r.server || dst == r.server || src == r.client:
+					server = f
+				}
+			}
+			if client == nil || server == nil {
+				t.Fatalf("flows of pid %d: %v; want a client and a server flow", r.pid, flows)
+			}
+			if client.GetProto() != proto || server.GetProto() != proto {
+				t.Errorf("protocols %d and %d, want %d", client.GetProto(), server.GetProto(), proto)
+			}
+			if client.GetOpFlags() != connect|read|write|close || client.GetNumWSendBytes() != 1234 || client.GetNumRRecvBytes() != 567 {
+				t.Errorf("client flow %v: want CONNECT|READ_RECV|WRITE_SEND|CLOSE, 1234 bytes sent, 567 received", client)
+			}
+			wantServer := read | write | close
+			if proto == 6 {
+				wantServer |= accept
+			}
+			if server.GetOpFlags() != wantServer || server.GetNumRRecvBytes() != 1234 || server.GetNumWSendBytes() != 567 {
+				t.Errorf("server flow %v: want ops %d, 1234 bytes received, 567 sent", server, wantServer)
+			}
+			if src, dst := ends(server); !(src == r.client && dst == r.server) && !(src == r.server && dst == r.client) {
+				t.Errorf("server flow %v -> %v, want between %v and %v", src, dst, r.client, r.server)
+			}
+		})
 	}
 }

@@ -102,14 +102,18 @@ func (c clock) decode(b []byte) (flow.Event, error) {
 		ev.Kind = flow.KindClose
 		ev.FD = e.Fd
 		setCounts(&ev, e.Counts)
-	case bpf.KindConnect, bpf.KindAccept:
+	case bpf.KindConnect, bpf.KindAccept, bpf.KindSocket:
 		e, err := view[bpf.NetEvent](b)
 		if err != nil {
 			return ev, err
 		}
-		ev.Kind = flow.KindConnect
-		if h.Kind == bpf.KindAccept {
+		switch h.Kind {
+		case bpf.KindConnect:
+			ev.Kind = flow.KindConnect
+		case bpf.KindAccept:
 			ev.Kind = flow.KindAccept
+		default:
+			ev.Kind = flow.KindSocket
 		}
 		ev.FD, ev.Ret, ev.Proto = e.Fd, e.Ret, int32(e.Proto)
 		ev.Local = netip.AddrPortFrom(addr(e.Family, e.Saddr), e.Sport)

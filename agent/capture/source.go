@@ -175,7 +175,7 @@ func (s *Source) handle(probe *bpf.Probe, table *proctable.Table, agg *flow.Aggr
 		table.Clone(ev)
 	case flow.KindSetUID:
 		table.SetUID(ev)
-	case flow.KindOpen, flow.KindConnect, flow.KindAccept:
+	case flow.KindOpen, flow.KindConnect, flow.KindAccept, flow.KindSocket:
 		if ev.Ret >= 0 || ev.Ret == -115 { // EINPROGRESS: a non-blocking connect under way
 			if open[ev.PID] == nil {
 				open[ev.PID] = make(map[int32]bool)

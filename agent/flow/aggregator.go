@@ -179,7 +179,7 @@ func (a *Aggregator) Handle(ev Event) error {
 		a.data(&ev, true)
 	case KindCounters:
 		a.data(&ev, false)
-	case KindConnect, KindAccept:
+	case KindConnect, KindAccept, KindSocket:
 		a.connect(&ev)
 	case KindExec:
 		a.exec(&ev)

@@ -167,3 +167,9 @@ func as16(addr netip.Addr) []byte {
 	}
 	return b
 }
+
+// IPv4 unpacks an address packed by PackIPv4.
+func IPv4(packed int32) netip.Addr {
+	u := uint32(packed)
+	return netip.AddrFrom4([4]byte{byte(u), byte(u >> 8), byte(u >> 16), byte(u >> 24)})
+}

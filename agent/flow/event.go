@@ -32,6 +32,10 @@ const (
 	// KindFileOp: PID/TID performed Op (a FileOp) on Path (and NewPath), or on the file open on
 	// FD when Path is empty; Ret is the call's result.
 	KindFileOp
+	// KindSocket: PID/TID sent or received on socket FD, which was not seen connecting or
+	// accepting (a UDP server, or a socket opened before capture began); Local and Remote are
+	// its endpoints, Remote the peer the call named when the socket has none of its own.
+	KindSocket
 	// KindDup: PID/TID made FD another descriptor of OldFD's file or socket (dup, dup2, dup3,
 	// fcntl F_DUPFD); its counters start at zero.
 	KindDup

@@ -142,7 +142,7 @@ func (a *Aggregator) dirPath(ps *procState, fd int32) string {
 	return f.file.path
 }
 
-// connect handles KindConnect and KindAccept. The flow of an accept is on the descriptor accept
+// connect handles KindConnect, KindAccept and KindSocket. The flow of an accept is on the descriptor accept
 // returned (Ret), or on FD when Ret does not name one.
 func (a *Aggregator) connect(ev *Event) {
 	if ev.Ret < 0 && ev.Ret != -einprogress {
@@ -151,6 +151,9 @@ func (a *Aggregator) connect(ev *Event) {
 	}
 	accept := ev.Kind == KindAccept
 	fd, op := ev.FD, opConnect
+	if ev.Kind == KindSocket {
+		op = 0 // neither connected nor accepted while we watched
+	}
 	if accept {
 		op = opAccept
 		if ev.Ret > 0 {

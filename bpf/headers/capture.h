@@ -39,6 +39,7 @@ struct pt_regs {
 	unsigned long si;
 	unsigned long dx;
 	unsigned long r10;
+	unsigned long r8;
 } __attribute__((preserve_access_index));
 
 typedef struct {
