@@ -394,6 +394,31 @@ static __always_inline __s32 exit_fd(void)
 	return (__s32)BPF_CORE_READ(regs, di);
 }
 
+/* add_io adds one read or write of n bytes to an fd's counters. */
+static __always_inline void add_io(struct fd_counts *c, long n, bool write)
+{
+	if (write) {
+		__sync_fetch_and_add(&c->write_ops, 1);
+		__sync_fetch_and_add(&c->write_bytes, n);
+	} else {
+		__sync_fetch_and_add(&c->read_ops, 1);
+		__sync_fetch_and_add(&c->read_bytes, n);
+	}
+}
+
+/* emit_close reports the close of a counted fd with its counts. */
+static __always_inline void emit_close(__u64 id, __s32 fd, struct fd_counts *c)
+{
+	struct close_event *e = reserve(sizeof(*e));
+	if (!e)
+		return;
+	fill_header(&e->h, EVENT_CLOSE, id);
+	e->fd = fd;
+	e->pad = 0;
+	e->counts = *c;
+	bpf_ringbuf_submit(e, 0);
+}
+
 static __always_inline int count_io(long ret, bool write)
 {
 	if (ret < 0)
@@ -403,13 +428,7 @@ static __always_inline int count_io(long ret, bool write)
 	struct fd_counts *c = bpf_map_lookup_elem(&fds, &k);
 	if (!c)
 		return 0; /* not a file the agent saw opened */
-	if (write) {
-		__sync_fetch_and_add(&c->write_ops, 1);
-		__sync_fetch_and_add(&c->write_bytes, ret);
-	} else {
-		__sync_fetch_and_add(&c->read_ops, 1);
-		__sync_fetch_and_add(&c->read_bytes, ret);
-	}
+	add_io(c, ret, write);
 	return 0;
 }
 
@@ -439,14 +458,7 @@ int enter_close(struct syscall_enter_ctx *ctx)
 	struct fd_counts *c = bpf_map_lookup_elem(&fds, &k);
 	if (!c)
 		return 0;
-	struct close_event *e = reserve(sizeof(*e));
-	if (e) {
-		fill_header(&e->h, EVENT_CLOSE, id);
-		e->fd = k.fd;
-		e->pad = 0;
-		e->counts = *c;
-		bpf_ringbuf_submit(e, 0);
-	}
+	emit_close(id, k.fd, c);
 	bpf_map_delete_elem(&fds, &k);
 	return 0;
 }
@@ -585,13 +597,7 @@ static __always_inline int sock_io(long ret, bool write, int peer)
 		if (!c)
 			return 0; /* not an IP socket, or the agent's own */
 	}
-	if (write) {
-		__sync_fetch_and_add(&c->write_ops, 1);
-		__sync_fetch_and_add(&c->write_bytes, ret);
-	} else {
-		__sync_fetch_and_add(&c->read_ops, 1);
-		__sync_fetch_and_add(&c->read_bytes, ret);
-	}
+	add_io(c, ret, write);
 	return 0;
 }
 
@@ -622,16 +628,8 @@ static __always_inline int dup_fd(__s32 oldfd, long ret)
 	struct fd_key k = {.pid = id >> 32, .fd = ret};
 	/* dup2/dup3 onto a counted descriptor close it first. */
 	struct fd_counts *c = bpf_map_lookup_elem(&fds, &k);
-	if (c) {
-		struct close_event *e = reserve(sizeof(*e));
-		if (e) {
-			fill_header(&e->h, EVENT_CLOSE, id);
-			e->fd = k.fd;
-			e->pad = 0;
-			e->counts = *c;
-			bpf_ringbuf_submit(e, 0);
-		}
-	}
+	if (c)
+		emit_close(id, k.fd, c);
 	struct fd_counts zero = {};
 	bpf_map_update_elem(&fds, &k, &zero, BPF_ANY);
 	struct dup_event *e = reserve(sizeof(*e));

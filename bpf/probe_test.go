@@ -5,9 +5,6 @@ package bpf_test
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -23,98 +20,9 @@ import (
 	"github.com/sysflux/sysflux/bpf/bpftest"
 )
 
-// The test binary doubles as the workload: with SYSFLUX_WORKLOAD set it runs one and exits.
 func TestMain(m *testing.M) {
-	switch os.Getenv("SYSFLUX_WORKLOAD") {
-	case "":
-		os.Exit(m.Run())
-	case "tcp":
-		if err := tcpWorkload(os.Getenv("SYSFLUX_NETWORK")); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	case "file":
-		if err := fileWorkload(os.Getenv("SYSFLUX_PATH")); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(2)
-}
-
-// fileWorkload writes 3 × 1000 bytes to path, then reads it back in reads of 700 bytes.
-func fileWorkload(path string) error {
-	fd, err := syscall.Open(path, syscall.O_CREAT|syscall.O_WRONLY|syscall.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, 1000)
-	for range 3 {
-		if _, err := syscall.Write(fd, buf); err != nil {
-			return err
-		}
-	}
-	syscall.Close(fd)
-	fd, err = syscall.Open(path, syscall.O_RDONLY, 0)
-	if err != nil {
-		return err
-	}
-	for {
-		n, err := syscall.Read(fd, buf[:700])
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			break
-		}
-	}
-	return syscall.Close(fd)
-}
-
-// tcpWorkload connects to a listener of its own on loopback, sends 1234 bytes, receives 567
-// back and closes both ends.
-func tcpWorkload(network string) error {
-	addr := "127.0.0.1:0"
-	if network == "tcp6" {
-		addr = "[::1]:0"
-	}
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	served := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			served <- err
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 1234)
-		if _, err := io.ReadFull(c, buf); err != nil {
-			served <- err
-			return
-		}
-		_, err = c.Write(buf[:567])
-		served <- err
-	}()
-	c, err := net.Dial(network, ln.Addr().String())
-	if err != nil {
-		return err
-	}
-	if _, err := c.Write(make([]byte, 1234)); err != nil {
-		return err
-	}
-	if _, err := io.ReadFull(c, make([]byte, 567)); err != nil {
-		return err
-	}
-	if err := <-served; err != nil {
-		return err
-	}
-	return c.Close()
+	bpftest.Main()
+	os.Exit(m.Run())
 }
 
 // collect reads the probe's records in the background until stop is closed.
@@ -229,12 +137,7 @@ func TestFileCounts(t *testing.T) {
 	p := open(t)
 	records, _ := collect(t, p)
 	path := filepath.Join(t.TempDir(), "data")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SYSFLUX_WORKLOAD=file", "SYSFLUX_PATH="+path)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("workload: %v\n%s", err, out)
-	}
-	child := uint32(cmd.Process.Pid)
+	child, _ := bpftest.Run(t, "file", path)
 	type fdLife struct {
 		flags int32
 		close *bpf.CloseEvent
@@ -306,12 +209,7 @@ func TestTCP(t *testing.T) {
 		t.Run(network, func(t *testing.T) {
 			p := open(t)
 			records, _ := collect(t, p)
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), "SYSFLUX_WORKLOAD=tcp", "SYSFLUX_NETWORK="+network)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("workload: %v\n%s", err, out)
-			}
-			child := uint32(cmd.Process.Pid)
+			child, _ := bpftest.Run(t, "net", network)
 			loopback := netip.MustParseAddr("127.0.0.1")
 			family := uint16(2)
 			if network == "tcp6" {

@@ -5,8 +5,6 @@ package capture_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -25,167 +23,9 @@ import (
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 )
 
-// The test binary doubles as the workload: with SYSFLUX_WORKLOAD set it runs one and exits.
 func TestMain(m *testing.M) {
-	switch os.Getenv("SYSFLUX_WORKLOAD") {
-	case "":
-		os.Exit(m.Run())
-	case "net":
-		if err := netWorkload(os.Getenv("SYSFLUX_NETWORK")); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	case "fileops":
-		if err := fileOpsWorkload(os.Getenv("SYSFLUX_PATH")); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	case "setuid":
-		// The raw call changes this thread only; Go's syscall.Setuid would repeat it on every
-		// thread of the process.
-		if _, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, 65534, 0, 0); errno != 0 {
-			fmt.Fprintln(os.Stderr, errno)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	case "file":
-		if err := fileWorkload(os.Getenv("SYSFLUX_PATH")); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(2)
-}
-
-// fileWorkload writes 3 × 1000 bytes to path, then reads it back in reads of 700 bytes.
-func fileWorkload(path string) error {
-	fd, err := syscall.Open(path, syscall.O_CREAT|syscall.O_WRONLY|syscall.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, 1000)
-	for range 3 {
-		if _, err := syscall.Write(fd, buf); err != nil {
-			return err
-		}
-	}
-	syscall.Close(fd)
-	if fd, err = syscall.Open(path, syscall.O_RDONLY, 0); err != nil {
-		return err
-	}
-	for {
-		n, err := syscall.Read(fd, buf[:700])
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			break
-		}
-	}
-	return syscall.Close(fd)
-}
-
-// netWorkload sends 1234 bytes from a client to a server of its own on loopback and 567 back,
-// over TCP or UDP (network is tcp4, tcp6, udp4 or udp6), and prints the client's and the
-// server's addresses.
-func netWorkload(network string) error {
-	host := "127.0.0.1:0"
-	if network[3] == '6' {
-		host = "[::1]:0"
-	}
-	up, down := make([]byte, 1234), make([]byte, 567)
-	if network[:3] == "tcp" {
-		ln, err := net.Listen(network, host)
-		if err != nil {
-			return err
-		}
-		defer ln.Close()
-		served := make(chan error, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				served <- err
-				return
-			}
-			defer c.Close()
-			if _, err := io.ReadFull(c, make([]byte, len(up))); err != nil {
-				served <- err
-				return
-			}
-			_, err = c.Write(down)
-			served <- err
-		}()
-		c, err := net.Dial(network, ln.Addr().String())
-		if err != nil {
-			return err
-		}
-		fmt.Println(c.LocalAddr(), ln.Addr())
-		if _, err := c.Write(up); err != nil {
-			return err
-		}
-		if _, err := io.ReadFull(c, make([]byte, len(down))); err != nil {
-			return err
-		}
-		if err := <-served; err != nil {
-			return err
-		}
-		return c.Close()
-	}
-	srv, err := net.ListenPacket(network, host)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	c, err := net.Dial(network, srv.LocalAddr().String())
-	if err != nil {
-		return err
-	}
-	fmt.Println(c.LocalAddr(), srv.LocalAddr())
-	if _, err := c.Write(up); err != nil {
-		return err
-	}
-	buf := make([]byte, 2048)
-	n, from, err := srv.ReadFrom(buf)
-	if err != nil || n != len(up) {
-		return fmt.Errorf("server read %d bytes: %v", n, err)
-	}
-	if _, err := srv.WriteTo(down, from); err != nil {
-		return err
-	}
-	if n, err := c.Read(buf); err != nil || n != len(down) {
-		return fmt.Errorf("client read %d bytes: %v", n, err)
-	}
-	return c.Close()
-}
-
-// fileOpsWorkload makes a directory under dir, a file in it, renames, chmods and unlinks the
-// file, tries to unlink a file that is not there, and removes the directory.
-func fileOpsWorkload(dir string) error {
-	d := filepath.Join(dir, "d")
-	if err := syscall.Mkdir(d, 0o755); err != nil {
-		return err
-	}
-	fd, err := syscall.Open(filepath.Join(d, "a"), syscall.O_CREAT|syscall.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	syscall.Close(fd)
-	if err := syscall.Rename(filepath.Join(d, "a"), filepath.Join(d, "b")); err != nil {
-		return err
-	}
-	if err := syscall.Chmod(filepath.Join(d, "b"), 0o600); err != nil {
-		return err
-	}
-	if err := syscall.Unlink(filepath.Join(d, "b")); err != nil {
-		return err
-	}
-	if err := syscall.Unlink(filepath.Join(d, "missing")); err != syscall.ENOENT {
-		return fmt.Errorf("unlink of a missing file: %v, want ENOENT", err)
-	}
-	return syscall.Rmdir(d)
+	bpftest.Main()
+	os.Exit(m.Run())
 }
 
 // capturing runs a capture source until the returned stop is called, which returns what it
@@ -298,12 +138,8 @@ func TestExec(t *testing.T) {
 func TestFileFlows(t *testing.T) {
 	stop := capturing(t)
 	path := filepath.Join(t.TempDir(), "data")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SYSFLUX_WORKLOAD=file", "SYSFLUX_PATH="+path)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("workload: %v\n%s", err, out)
-	}
-	pid := int64(cmd.Process.Pid)
+	p, _ := bpftest.Run(t, "file", path)
+	pid := int64(p)
 	oid := flow.FileOID("", path)
 	var (
 		file  *sysflowv1.File
@@ -350,21 +186,11 @@ func TestFileFlows(t *testing.T) {
 	}
 }
 
-// runWorkload runs the test binary as a workload and returns its pid.
-func runWorkload(t *testing.T, name string, env ...string) int64 {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), "SYSFLUX_WORKLOAD="+name), env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("workload %s: %v\n%s", name, err, out)
-	}
-	return int64(cmd.Process.Pid)
-}
-
 func TestFileEvents(t *testing.T) {
 	stop := capturing(t)
 	dir := t.TempDir()
-	pid := runWorkload(t, "fileops", "SYSFLUX_PATH="+dir)
+	p, _ := bpftest.Run(t, "fileops", dir)
+	pid := int64(p)
 	d := filepath.Join(dir, "d")
 	paths := map[string]string{} // file oid -> path
 	type event struct {
@@ -408,7 +234,8 @@ func TestFileEvents(t *testing.T) {
 
 func TestSetUID(t *testing.T) {
 	stop := capturing(t)
-	pid := runWorkload(t, "setuid")
+	p, _ := bpftest.Run(t, "setuid", "")
+	pid := int64(p)
 	var setuid []*sysflowv1.ProcessEvent
 	var users []int32
 	for _, r := range stop() {
@@ -440,14 +267,9 @@ func TestNetworkFlows(t *testing.T) {
 	}
 	var runs []run
 	for _, network := range []string{"tcp4", "tcp6", "udp4", "udp6"} {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "SYSFLUX_WORKLOAD=net", "SYSFLUX_NETWORK="+network)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("workload %s: %v", network, err)
-		}
-		f := strings.Fields(string(out))
-		runs = append(runs, run{network, int64(cmd.Process.Pid), netip.MustParseAddrPort(f[0]), netip.MustParseAddrPort(f[1])})
+		pid, out := bpftest.Run(t, "net", network)
+		f := strings.Fields(out)
+		runs = append(runs, run{network, int64(pid), netip.MustParseAddrPort(f[0]), netip.MustParseAddrPort(f[1])})
 	}
 	recs := stop()
 	const (

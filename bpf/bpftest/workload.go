@@ -1,0 +1,193 @@
+package bpftest
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// Kernel tests watch real processes doing known things. The test binary doubles as those
+// processes: a TestMain calls Main first, which runs the workload named by SYSFLUX_WORKLOAD and
+// exits, and a test starts one with Run.
+
+// workloads are the known things, by name; each takes SYSFLUX_ARG.
+var workloads = map[string]func(arg string) error{
+	"file":    fileWorkload,
+	"fileops": fileOpsWorkload,
+	"net":     netWorkload,
+	"setuid":  setuidWorkload,
+}
+
+// Main runs the workload named by SYSFLUX_WORKLOAD, if any, and exits; otherwise it returns.
+func Main() {
+	name := os.Getenv("SYSFLUX_WORKLOAD")
+	if name == "" {
+		return
+	}
+	w, ok := workloads[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "unknown workload %q\n", name)
+		os.Exit(2)
+	}
+	if err := w(os.Getenv("SYSFLUX_ARG")); err != nil {
+		fmt.Fprintf(os.Stderr, "workload %s: %v\n", name, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// Run runs the workload name with arg in a new process of the test binary and returns its pid
+// and what it printed.
+func Run(tb testing.TB, name, arg string) (pid uint32, stdout string) {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SYSFLUX_WORKLOAD="+name, "SYSFLUX_ARG="+arg)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("workload %s(%s): %v", name, arg, err)
+	}
+	return uint32(cmd.Process.Pid), string(out)
+}
+
+// fileWorkload writes 3 × 1000 bytes to path, then reads it back in reads of 700 bytes: 5 with
+// data and one at the end of the file.
+func fileWorkload(path string) error {
+	fd, err := syscall.Open(path, syscall.O_CREAT|syscall.O_WRONLY|syscall.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1000)
+	for range 3 {
+		if _, err := syscall.Write(fd, buf); err != nil {
+			return err
+		}
+	}
+	syscall.Close(fd)
+	if fd, err = syscall.Open(path, syscall.O_RDONLY, 0); err != nil {
+		return err
+	}
+	for {
+		n, err := syscall.Read(fd, buf[:700])
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return syscall.Close(fd)
+}
+
+// fileOpsWorkload makes a directory d under dir, a file a in it, renames a to b, chmods and
+// unlinks b, tries to unlink a file that is not there, and removes d.
+func fileOpsWorkload(dir string) error {
+	d := filepath.Join(dir, "d")
+	if err := syscall.Mkdir(d, 0o755); err != nil {
+		return err
+	}
+	fd, err := syscall.Open(filepath.Join(d, "a"), syscall.O_CREAT|syscall.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	syscall.Close(fd)
+	if err := syscall.Rename(filepath.Join(d, "a"), filepath.Join(d, "b")); err != nil {
+		return err
+	}
+	if err := syscall.Chmod(filepath.Join(d, "b"), 0o600); err != nil {
+		return err
+	}
+	if err := syscall.Unlink(filepath.Join(d, "b")); err != nil {
+		return err
+	}
+	if err := syscall.Unlink(filepath.Join(d, "missing")); err != syscall.ENOENT {
+		return fmt.Errorf("unlink of a missing file: %v, want ENOENT", err)
+	}
+	return syscall.Rmdir(d)
+}
+
+// setuidWorkload sets this thread's user id to 65534. Go's syscall.Setuid would repeat the call
+// on every thread of the process.
+func setuidWorkload(string) error {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, 65534, 0, 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// netWorkload sends 1234 bytes from a client to a server of its own on loopback and 567 back,
+// over network (tcp4, tcp6, udp4 or udp6), and prints the client's and the server's addresses.
+func netWorkload(network string) error {
+	host := "127.0.0.1:0"
+	if network[3] == '6' {
+		host = "[::1]:0"
+	}
+	up, down := make([]byte, 1234), make([]byte, 567)
+	if network[:3] == "tcp" {
+		ln, err := net.Listen(network, host)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		served := make(chan error, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				served <- err
+				return
+			}
+			defer c.Close()
+			if _, err := io.ReadFull(c, make([]byte, len(up))); err != nil {
+				served <- err
+				return
+			}
+			_, err = c.Write(down)
+			served <- err
+		}()
+		c, err := net.Dial(network, ln.Addr().String())
+		if err != nil {
+			return err
+		}
+		fmt.Println(c.LocalAddr(), ln.Addr())
+		if _, err := c.Write(up); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(c, make([]byte, len(down))); err != nil {
+			return err
+		}
+		if err := <-served; err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	srv, err := net.ListenPacket(network, host)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	c, err := net.Dial(network, srv.LocalAddr().String())
+	if err != nil {
+		return err
+	}
+	fmt.Println(c.LocalAddr(), srv.LocalAddr())
+	if _, err := c.Write(up); err != nil {
+		return err
+	}
+	buf := make([]byte, 2048)
+	n, from, err := srv.ReadFrom(buf)
+	if err != nil || n != len(up) {
+		return fmt.Errorf("server read %d bytes: %v", n, err)
+	}
+	if _, err := srv.WriteTo(down, from); err != nil {
+		return err
+	}
+	if n, err := c.Read(buf); err != nil || n != len(down) {
+		return fmt.Errorf("client read %d bytes: %v", n, err)
+	}
+	return c.Close()
+}
