@@ -45,6 +45,9 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// StatsInterval is how often the agent sends its counters; zero means 10 seconds.
 	StatsInterval time.Duration
+	// KernelDrops and DecodeErrors, when set, give the counts the agent reports in its Stats:
+	// records the kernel could not hand over, and records the sources could not decode.
+	KernelDrops, DecodeErrors func() int64
 	// Logger receives the agent's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -63,8 +66,6 @@ type Agent struct {
 
 	sent atomic.Int64 // records sent to hubs
 
-	kernelDrops  func() int64
-	decodeErrors func() int64
 }
 
 // New returns an agent with an empty window.
@@ -139,12 +140,7 @@ func (a *Agent) StreamRecords(stream agentv1.AgentService_StreamRecordsServer) e
 		batch = n
 	}
 	st := a.window.Stats()
-	missing := int64(0)
-	if st.Oldest > 0 && after+1 < st.Oldest {
-		missing = st.Oldest - after - 1
-	} else if st.Oldest == 0 && after+1 < st.Next {
-		missing = st.Next - after - 1
-	}
+	missing := a.window.Missing(after)
 	log := a.log.With("hub", open.GetHubId())
 	log.Info("hub stream opened", "resume_after", after, "oldest", st.Oldest, "next", st.Next, "missing", missing)
 	hello := &agentv1.StreamRecordsResponse{Message: &agentv1.StreamRecordsResponse_Hello{Hello: &agentv1.Hello{
@@ -242,13 +238,6 @@ func (a *Agent) send(ctx context.Context, stream grpc.ServerStream, after int64,
 	}
 }
 
-// SetCounters makes the agent report kernel drops and decode errors from the given functions.
-func (a *Agent) SetCounters(kernelDrops, decodeErrors func() int64) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.kernelDrops, a.decodeErrors = kernelDrops, decodeErrors
-}
-
 func (a *Agent) stats() *agentv1.StreamRecordsResponse {
 	st := a.window.Stats()
 	s := &agentv1.Stats{
@@ -260,14 +249,12 @@ func (a *Agent) stats() *agentv1.StreamRecordsResponse {
 		WindowBytes:          st.Bytes,
 		WindowDroppedRecords: st.Dropped,
 	}
-	a.mu.Lock()
-	if a.kernelDrops != nil {
-		s.KernelDroppedRecords = a.kernelDrops()
+	if a.cfg.KernelDrops != nil {
+		s.KernelDroppedRecords = a.cfg.KernelDrops()
 	}
-	if a.decodeErrors != nil {
-		s.DecodeErrors = a.decodeErrors()
+	if a.cfg.DecodeErrors != nil {
+		s.DecodeErrors = a.cfg.DecodeErrors()
 	}
-	a.mu.Unlock()
 	return &agentv1.StreamRecordsResponse{Message: &agentv1.StreamRecordsResponse_Stats{Stats: s}}
 }
 

@@ -186,8 +186,7 @@ func (w *Window) Ack(epoch, seq int64) {
 func (w *Window) Read(after int64, max int, dst [][]byte) (recs [][]byte, last, missing int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if after+1 < w.oldest {
-		missing = w.oldest - after - 1
+	if missing = w.missing(after); missing > 0 {
 		after = w.oldest - 1
 	}
 	for s, n := after+1, 0; s < w.next && n < max; s, n = s+1, n+1 {
@@ -195,6 +194,18 @@ func (w *Window) Read(after int64, max int, dst [][]byte) (recs [][]byte, last, 
 		after = s
 	}
 	return dst, after, missing
+}
+
+// Missing returns how many records after seq after the window no longer holds.
+func (w *Window) Missing(after int64) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.missing(after)
+}
+
+// missing is Missing with w.mu held.
+func (w *Window) missing(after int64) int64 {
+	return max(w.oldest-after-1, 0)
 }
 
 // Changed returns a channel that is closed when a record is appended after the call.

@@ -109,18 +109,18 @@ func (f *agentFlags) newAgent(ln net.Listener, log *slog.Logger) (*agent.Agent, 
 	if f.capture != nil {
 		overflow = spool.DropOldest
 	}
-	a := agent.New(agent.Config{
+	cfg := agent.Config{
 		Window: spool.Config{
 			NodeID: node, AgentID: id, Epoch: time.Now().UnixNano(),
 			MaxRecords: f.windowRecords, MaxBytes: f.windowBytes, Overflow: overflow,
 		},
 		BatchRecords: f.batchRecords,
 		Logger:       log,
-	})
-	if f.capture != nil {
-		a.SetCounters(f.capture.KernelDrops, f.capture.DecodeErrors)
 	}
-	return a, nil
+	if f.capture != nil {
+		cfg.KernelDrops, cfg.DecodeErrors = f.capture.KernelDrops, f.capture.DecodeErrors
+	}
+	return agent.New(cfg), nil
 }
 
 // runAgent serves a on ln and runs its sources until ctx ends.
