@@ -184,11 +184,7 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 				LostRecords: lost,
 				Reason:      "the subscriber fell further behind than the hub's in-memory log holds",
 			}}}
-			b, err := proto.Marshal(msg)
-			if err != nil {
-				return err
-			}
-			if err := stream.Send(&encodedSubscribeResponse{b: b}); err != nil {
+			if err := sendMessage(stream, msg); err != nil {
 				return err
 			}
 		}
@@ -227,14 +223,19 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 		case <-changed:
 		case <-hb.C:
 			msg := &hubv1.SubscribeResponse{Item: &hubv1.SubscribeResponse_Heartbeat{Heartbeat: &hubv1.SubscribeHeartbeat{SendTime: timestamppb.Now()}}}
-			b, err := proto.Marshal(msg)
-			if err != nil {
-				return err
-			}
-			if err := stream.Send(&encodedSubscribeResponse{b: b}); err != nil {
+			if err := sendMessage(stream, msg); err != nil {
 				return err
 			}
 			hb.Reset(f.heartbeat)
 		}
 	}
+}
+
+// sendMessage sends a response that is not a batch of records.
+func sendMessage(stream *connect.ServerStream[encodedSubscribeResponse], msg *hubv1.SubscribeResponse) error {
+	b, err := proto.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	return stream.Send(&encodedSubscribeResponse{b: b})
 }
