@@ -84,14 +84,23 @@ type Probe struct {
 	reader *ringbuf.Reader
 }
 
+// Check reports whether this process can load the probe here (ErrNotRoot, ErrNoBTF), without
+// loading it.
+func Check() error {
+	if os.Geteuid() != 0 {
+		return ErrNotRoot
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return ErrNoBTF
+	}
+	return nil
+}
+
 // Open loads the capture programs, ignoring the process selfPID (the agent), and attaches
 // them. Call Close when done.
 func Open(selfPID uint32) (*Probe, error) {
-	if os.Geteuid() != 0 {
-		return nil, ErrNotRoot
-	}
-	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		return nil, ErrNoBTF
+	if err := Check(); err != nil {
+		return nil, err
 	}
 	if err := ensureTracefs(); err != nil {
 		return nil, err

@@ -70,15 +70,7 @@ func (s *Source) KernelDrops() int64 { return s.kernelDrops.Load() }
 func (s *Source) DecodeErrors() int64 { return s.decodeErrors.Load() }
 
 // Check reports whether this machine can run the probe, without loading it.
-func Check() error {
-	if os.Geteuid() != 0 {
-		return bpf.ErrNotRoot
-	}
-	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		return bpf.ErrNoBTF
-	}
-	return nil
-}
+func Check() error { return bpf.Check() }
 
 // Run captures until ctx ends.
 func (s *Source) Run(ctx context.Context, emit func(context.Context, *sysflowv1.Record) error) error {

@@ -1,9 +1,12 @@
-// Package bpftest decides whether a test that needs to load eBPF programs can run here.
+// Package bpftest decides whether a test that needs to load eBPF programs can run here, and
+// runs the known workloads such tests watch.
 package bpftest
 
 import (
 	"os"
 	"testing"
+
+	"github.com/sysflux/sysflux/bpf"
 )
 
 // Require skips tb when this machine cannot load the capture programs (not root, no BTF), or
@@ -11,20 +14,12 @@ import (
 // a skipped kernel test would prove nothing).
 func Require(tb testing.TB) {
 	tb.Helper()
-	reason := ""
-	switch {
-	case os.Geteuid() != 0:
-		reason = "needs root to load eBPF programs"
-	default:
-		if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-			reason = "needs a kernel with BTF (/sys/kernel/btf/vmlinux)"
-		}
-	}
-	if reason == "" {
+	err := bpf.Check()
+	if err == nil {
 		return
 	}
 	if os.Getenv("SYSFLUX_REQUIRE_BPF") == "1" {
-		tb.Fatalf("SYSFLUX_REQUIRE_BPF=1 but this test %s", reason)
+		tb.Fatalf("SYSFLUX_REQUIRE_BPF=1 but this test cannot run: %v", err)
 	}
-	tb.Skip(reason)
+	tb.Skip(err)
 }
