@@ -45,9 +45,10 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// StatsInterval is how often the agent sends its counters; zero means 10 seconds.
 	StatsInterval time.Duration
-	// KernelDrops and DecodeErrors, when set, give the counts the agent reports in its Stats:
-	// records the kernel could not hand over, and records the sources could not decode.
-	KernelDrops, DecodeErrors func() int64
+	// KernelDrops, DecodeErrors and ObservedSyscalls, when set, give the counts the agent
+	// reports in its Stats: records the kernel could not hand over, records the sources could
+	// not decode, and system calls the probes accounted for.
+	KernelDrops, DecodeErrors, ObservedSyscalls func() int64
 	// Logger receives the agent's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -254,6 +255,9 @@ func (a *Agent) stats() *agentv1.StreamRecordsResponse {
 	}
 	if a.cfg.DecodeErrors != nil {
 		s.DecodeErrors = a.cfg.DecodeErrors()
+	}
+	if a.cfg.ObservedSyscalls != nil {
+		s.ObservedSyscalls = a.cfg.ObservedSyscalls()
 	}
 	return &agentv1.StreamRecordsResponse{Message: &agentv1.StreamRecordsResponse_Stats{Stats: s}}
 }

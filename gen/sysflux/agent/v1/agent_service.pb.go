@@ -543,9 +543,12 @@ type Stats struct {
 	// Records the kernel could not hand to the agent (ring buffer full), summed over CPUs.
 	KernelDroppedRecords int64 `protobuf:"varint,8,opt,name=kernel_dropped_records,json=kernelDroppedRecords,proto3" json:"kernel_dropped_records,omitempty"`
 	// Records the sources could not decode.
-	DecodeErrors  int64 `protobuf:"varint,9,opt,name=decode_errors,json=decodeErrors,proto3" json:"decode_errors,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DecodeErrors int64 `protobuf:"varint,9,opt,name=decode_errors,json=decodeErrors,proto3" json:"decode_errors,omitempty"`
+	// System calls the capture probes observed and accounted for in records (each read or write
+	// folded into a flow counts once), summed over CPUs; zero when replaying.
+	ObservedSyscalls int64 `protobuf:"varint,10,opt,name=observed_syscalls,json=observedSyscalls,proto3" json:"observed_syscalls,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Stats) Reset() {
@@ -641,6 +644,13 @@ func (x *Stats) GetDecodeErrors() int64 {
 	return 0
 }
 
+func (x *Stats) GetObservedSyscalls() int64 {
+	if x != nil {
+		return x.ObservedSyscalls
+	}
+	return 0
+}
+
 var File_sysflux_agent_v1_agent_service_proto protoreflect.FileDescriptor
 
 const file_sysflux_agent_v1_agent_service_proto_rawDesc = "" +
@@ -674,7 +684,7 @@ const file_sysflux_agent_v1_agent_service_proto_rawDesc = "" +
 	"oldest_seq\x18\x04 \x01(\x03R\toldestSeq\x12\x19\n" +
 	"\bnext_seq\x18\x05 \x01(\x03R\anextSeq\x12'\n" +
 	"\x0fmissing_records\x18\x06 \x01(\x03R\x0emissingRecords\x12\x18\n" +
-	"\aversion\x18\a \x01(\tR\aversion\"\x86\x03\n" +
+	"\aversion\x18\a \x01(\tR\aversion\"\xb3\x03\n" +
 	"\x05Stats\x127\n" +
 	"\tread_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\x12)\n" +
 	"\x10produced_records\x18\x02 \x01(\x03R\x0fproducedRecords\x12!\n" +
@@ -684,7 +694,9 @@ const file_sysflux_agent_v1_agent_service_proto_rawDesc = "" +
 	"\fwindow_bytes\x18\x06 \x01(\x03R\vwindowBytes\x124\n" +
 	"\x16window_dropped_records\x18\a \x01(\x03R\x14windowDroppedRecords\x124\n" +
 	"\x16kernel_dropped_records\x18\b \x01(\x03R\x14kernelDroppedRecords\x12#\n" +
-	"\rdecode_errors\x18\t \x01(\x03R\fdecodeErrors2v\n" +
+	"\rdecode_errors\x18\t \x01(\x03R\fdecodeErrors\x12+\n" +
+	"\x11observed_syscalls\x18\n" +
+	" \x01(\x03R\x10observedSyscalls2v\n" +
 	"\fAgentService\x12f\n" +
 	"\rStreamRecords\x12&.sysflux.agent.v1.StreamRecordsRequest\x1a'.sysflux.agent.v1.StreamRecordsResponse\"\x00(\x010\x01B\xc4\x01\n" +
 	"\x14com.sysflux.agent.v1B\x11AgentServiceProtoP\x01Z7github.com/sysflux/sysflux/gen/sysflux/agent/v1;agentv1\xa2\x02\x03SAX\xaa\x02\x10Sysflux.Agent.V1\xca\x02\x10Sysflux\\Agent\\V1\xe2\x02\x1cSysflux\\Agent\\V1\\GPBMetadata\xea\x02\x12Sysflux::Agent::V1b\x06proto3"
