@@ -26,6 +26,11 @@ enum event_kind {
 	EVENT_FILEOP = 9,
 	EVENT_SETUID = 10,
 	EVENT_SOCKET = 11,
+	EVENT_REPEER = 12, /* an unconnected socket's counts for its previous peer (close_event) */
+	EVENT_BIND = 13,
+	EVENT_LISTEN = 14,
+	EVENT_NS = 15,
+	EVENT_SHUTDOWN = 16,
 };
 
 struct event_header {
@@ -79,6 +84,11 @@ struct fd_counts {
 	__u64 write_ops;
 	__u64 read_bytes;
 	__u64 write_bytes;
+	/* An unconnected socket (UDP without connect) counts per peer: peer identifies the peer
+	 * of the counts (0 before the first), and a send or receive naming another peer ends them. */
+	__u64 peer;
+	__u32 unconnected;
+	__u32 pad;
 };
 
 struct close_event {
@@ -120,6 +130,7 @@ enum fileop {
 	FILEOP_RENAME = 6,
 	FILEOP_CHMOD = 7,
 	FILEOP_CHOWN = 8,
+	FILEOP_TRUNCATE = 9,
 };
 
 struct fileop_event {
@@ -139,6 +150,22 @@ struct setuid_event {
 	__s64 ret;
 	__s32 uid;
 	__s32 gid;
+};
+
+/* A change of namespaces: setns (op 1, flags the nstype) or unshare (op 2, its flags). */
+struct ns_event {
+	struct event_header h;
+	__s64 ret;
+	__u32 op;
+	__u32 flags;
+};
+
+/* A shutdown of a counted socket (how: SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2). */
+struct shutdown_event {
+	struct event_header h;
+	__s64 ret;
+	__s32 fd;
+	__s32 how;
 };
 
 /* A file operation in progress: the arguments seen on entry, for the exit. */
@@ -165,6 +192,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
+
+/* System calls accounted for in records (each read or write folded into counters too), per
+ * CPU: the measure of how much the aggregation saves. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} observed SEC(".maps");
 
 /* Records the ring buffer had no room for, per CPU. */
 struct {
@@ -207,6 +243,16 @@ const struct net_event *unused_net __attribute__((unused));
 const struct dup_event *unused_dup __attribute__((unused));
 const struct fileop_event *unused_fileop __attribute__((unused));
 const struct setuid_event *unused_setuid __attribute__((unused));
+const struct ns_event *unused_ns __attribute__((unused));
+const struct shutdown_event *unused_shutdown __attribute__((unused));
+
+static __always_inline void observe(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&observed, &zero);
+	if (n)
+		*n += 1; /* per CPU, and programs do not migrate while they run */
+}
 
 static __always_inline void count_drop(void)
 {
@@ -246,6 +292,7 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct exec_event *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
+	observe();
 	fill_header(&e->h, EVENT_EXEC, id);
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	e->uid = BPF_CORE_READ(task, cred, uid.val);
@@ -274,6 +321,7 @@ int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
 	struct clone_event *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
+	observe();
 	fill_header(&e->h, EVENT_CLONE, id);
 	e->child_pid = BPF_CORE_READ(child, tgid);
 	e->child_tid = BPF_CORE_READ(child, pid);
@@ -296,6 +344,9 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	struct exit_event *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
+	/* One exit per process, as exit_group ends every thread. */
+	if ((__u32)id == id >> 32)
+		observe();
 	fill_header(&e->h, EVENT_EXIT, id);
 	e->exit_code = BPF_CORE_READ(task, exit_code);
 	e->pad = 0;
@@ -321,6 +372,7 @@ static __always_inline int exit_open(long ret)
 	struct open_args *a = bpf_map_lookup_elem(&opens, &tid);
 	if (!a)
 		return 0;
+	observe();
 	struct open_event *e = reserve(sizeof(*e));
 	if (!e) {
 		bpf_map_delete_elem(&opens, &tid);
@@ -394,25 +446,27 @@ static __always_inline __s32 exit_fd(void)
 	return (__s32)BPF_CORE_READ(regs, di);
 }
 
-/* add_io adds one read or write of n bytes to an fd's counters. */
-static __always_inline void add_io(struct fd_counts *c, long n, bool write)
+/* add_io adds ops reads or writes of n bytes in all to an fd's counters. */
+static __always_inline void add_io(struct fd_counts *c, long ops, long n, bool write)
 {
+	observe();
 	if (write) {
-		__sync_fetch_and_add(&c->write_ops, 1);
+		__sync_fetch_and_add(&c->write_ops, ops);
 		__sync_fetch_and_add(&c->write_bytes, n);
 	} else {
-		__sync_fetch_and_add(&c->read_ops, 1);
+		__sync_fetch_and_add(&c->read_ops, ops);
 		__sync_fetch_and_add(&c->read_bytes, n);
 	}
 }
 
-/* emit_close reports the close of a counted fd with its counts. */
-static __always_inline void emit_close(__u64 id, __s32 fd, struct fd_counts *c)
+/* emit_counts reports a counted fd's counts: at its close (EVENT_CLOSE), or when an unconnected
+ * socket turns to another peer (EVENT_REPEER). */
+static __always_inline void emit_counts(__u32 kind, __u64 id, __s32 fd, struct fd_counts *c)
 {
 	struct close_event *e = reserve(sizeof(*e));
 	if (!e)
 		return;
-	fill_header(&e->h, EVENT_CLOSE, id);
+	fill_header(&e->h, kind, id);
 	e->fd = fd;
 	e->pad = 0;
 	e->counts = *c;
@@ -428,7 +482,7 @@ static __always_inline int count_io(long ret, bool write)
 	struct fd_counts *c = bpf_map_lookup_elem(&fds, &k);
 	if (!c)
 		return 0; /* not a file the agent saw opened */
-	add_io(c, ret, write);
+	add_io(c, 1, ret, write);
 	return 0;
 }
 
@@ -458,7 +512,8 @@ int enter_close(struct syscall_enter_ctx *ctx)
 	struct fd_counts *c = bpf_map_lookup_elem(&fds, &k);
 	if (!c)
 		return 0;
-	emit_close(id, k.fd, c);
+	observe();
+	emit_counts(EVENT_CLOSE, id, k.fd, c);
 	bpf_map_delete_elem(&fds, &k);
 	return 0;
 }
@@ -493,6 +548,18 @@ struct user_sockaddr {
 	__u8 v6[16];
 };
 
+/* peer_key identifies a peer address; never 0. */
+static __always_inline __u64 peer_key(const struct user_sockaddr *sa)
+{
+	if (sa->family == AF_INET)
+		return ((__u64)sa->port << 32 | sa->v4_or_flowinfo) + 1;
+	__u64 a, b;
+	__builtin_memcpy(&a, sa->v6, 8);
+	__builtin_memcpy(&b, sa->v6 + 8, 8);
+	__u64 k = a ^ (b * 0x9E3779B97F4A7C15ULL) ^ ((__u64)sa->port << 17);
+	return k ? k : 1;
+}
+
 static __always_inline int net_event_peer(__u32 kind, __s32 fd, long ret, const void *upeer);
 
 static __always_inline int net_event(__u32 kind, __s32 fd, long ret)
@@ -500,9 +567,10 @@ static __always_inline int net_event(__u32 kind, __s32 fd, long ret)
 	return net_event_peer(kind, fd, ret, NULL);
 }
 
-/* A connect, an accept, or the first send or receive on a socket not seen connecting or
- * accepting (a UDP server, or a socket opened before the agent started). When the socket has
- * no peer of its own (unconnected UDP), upeer, the address the call named, gives it. */
+/* A connect, an accept, a bind, a listen, or the first send or receive on a socket not seen
+ * before (a UDP server, or a socket opened before the agent started) or, on an unconnected
+ * socket, with another peer. When the socket has no peer of its own (unconnected UDP), upeer,
+ * the address the call named, gives it. Counting starts again from zero. */
 static __always_inline int net_event_peer(__u32 kind, __s32 fd, long ret, const void *upeer)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -514,6 +582,16 @@ static __always_inline int net_event_peer(__u32 kind, __s32 fd, long ret, const 
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
+	__u16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	struct fd_counts zero = {};
+	struct user_sockaddr sa = {};
+	if (dport == 0) {
+		zero.unconnected = 1;
+		if (upeer && bpf_probe_read_user(&sa, sizeof(sa), upeer) == 0 && sa.family == family)
+			zero.peer = peer_key(&sa);
+	}
+	if (kind != EVENT_SOCKET)
+		observe(); /* a send or receive is counted as such */
 	struct net_event *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
@@ -523,7 +601,6 @@ static __always_inline int net_event_peer(__u32 kind, __s32 fd, long ret, const 
 	e->family = family;
 	e->proto = BPF_CORE_READ(sk, sk_protocol);
 	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	__u16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
 	e->dport = (dport >> 8) | (dport << 8);
 	e->pad = 0;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
@@ -535,20 +612,16 @@ static __always_inline int net_event_peer(__u32 kind, __s32 fd, long ret, const 
 		bpf_core_read(e->saddr, sizeof(e->saddr), &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(e->daddr, sizeof(e->daddr), &sk->__sk_common.skc_v6_daddr);
 	}
-	if (e->dport == 0 && upeer) {
-		struct user_sockaddr sa = {};
-		if (bpf_probe_read_user(&sa, sizeof(sa), upeer) == 0 && sa.family == family) {
-			e->dport = (sa.port >> 8) | (sa.port << 8);
-			if (family == AF_INET)
-				*(__u32 *)e->daddr = sa.v4_or_flowinfo;
-			else
-				__builtin_memcpy(e->daddr, sa.v6, sizeof(e->daddr));
-		}
+	if (zero.peer) {
+		e->dport = (sa.port >> 8) | (sa.port << 8);
+		if (family == AF_INET)
+			*(__u32 *)e->daddr = sa.v4_or_flowinfo;
+		else
+			__builtin_memcpy(e->daddr, sa.v6, sizeof(e->daddr));
 	}
 	bpf_ringbuf_submit(e, 0);
 	if (ret >= 0 || ret == -EINPROGRESS) {
 		struct fd_key k = {.pid = id >> 32, .fd = fd};
-		struct fd_counts zero = {};
 		bpf_map_update_elem(&fds, &k, &zero, BPF_ANY);
 	}
 	return 0;
@@ -569,11 +642,57 @@ int exit_accept4(struct syscall_exit_ctx *ctx)
 	return ctx->ret < 0 ? 0 : net_event(EVENT_ACCEPT, ctx->ret, ctx->ret);
 }
 
+SEC("tracepoint/syscalls/sys_exit_bind")
+int exit_bind(struct syscall_exit_ctx *ctx) { return net_event(EVENT_BIND, exit_fd(), ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_exit_listen")
+int exit_listen(struct syscall_exit_ctx *ctx) { return net_event(EVENT_LISTEN, exit_fd(), ctx->ret); }
+
 /* Where a send or receive names its peer. */
 enum peer_arg {
+	PEER_NONE = 0,
 	PEER_SOCKADDR = 1, /* the fifth argument is a struct sockaddr * (sendto, recvfrom) */
-	PEER_MSGHDR = 2,   /* the second argument is a struct msghdr *, msg_name first (sendmsg, recvmsg) */
+	PEER_MSGHDR = 2,   /* the second argument is a struct msghdr *, msg_name first (sendmsg, recvmsg,
+			    * and sendmmsg and recvmmsg, whose first mmsghdr starts with one) */
 };
+
+/* user_peer returns the user's struct sockaddr * of a send or receive, or NULL. */
+static __always_inline const void *user_peer(struct pt_regs *regs, int peer)
+{
+	const void *upeer = NULL;
+	if (peer == PEER_SOCKADDR) {
+		upeer = (const void *)BPF_CORE_READ(regs, r8);
+	} else if (peer == PEER_MSGHDR) {
+		const void *msg = (const void *)BPF_CORE_READ(regs, si);
+		bpf_probe_read_user(&upeer, sizeof(upeer), msg);
+	}
+	return upeer;
+}
+
+/* sock_counts returns the counters of the socket a send or receive used, starting them for a
+ * socket not seen before and starting them again when an unconnected socket names another
+ * peer. */
+static __always_inline struct fd_counts *sock_counts(__u64 id, struct pt_regs *regs, int peer)
+{
+	__s32 fd = (__s32)BPF_CORE_READ(regs, di);
+	struct fd_key k = {.pid = id >> 32, .fd = fd};
+	struct fd_counts *c = bpf_map_lookup_elem(&fds, &k);
+	if (!c) {
+		net_event_peer(EVENT_SOCKET, fd, 0, user_peer(regs, peer));
+		return bpf_map_lookup_elem(&fds, &k); /* NULL: not an IP socket, or the agent's own */
+	}
+	if (!c->unconnected || peer == PEER_NONE)
+		return c;
+	const void *upeer = user_peer(regs, peer);
+	struct user_sockaddr sa = {};
+	if (!upeer || bpf_probe_read_user(&sa, sizeof(sa), upeer) != 0 ||
+	    (sa.family != AF_INET && sa.family != AF_INET6) || peer_key(&sa) == c->peer)
+		return c;
+	if (c->peer)
+		emit_counts(EVENT_REPEER, id, fd, c);
+	net_event_peer(EVENT_SOCKET, fd, 0, upeer);
+	return bpf_map_lookup_elem(&fds, &k);
+}
 
 static __always_inline int sock_io(long ret, bool write, int peer)
 {
@@ -581,23 +700,35 @@ static __always_inline int sock_io(long ret, bool write, int peer)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__s32 fd = (__s32)BPF_CORE_READ(regs, di);
-	struct fd_key k = {.pid = id >> 32, .fd = fd};
-	struct fd_counts *c = bpf_map_lookup_elem(&fds, &k);
-	if (!c) {
-		const void *upeer = NULL;
-		if (peer == PEER_SOCKADDR) {
-			upeer = (const void *)BPF_CORE_READ(regs, r8);
-		} else {
-			const void *msg = (const void *)BPF_CORE_READ(regs, si);
-			bpf_probe_read_user(&upeer, sizeof(upeer), msg);
-		}
-		net_event_peer(EVENT_SOCKET, fd, 0, upeer);
-		c = bpf_map_lookup_elem(&fds, &k);
-		if (!c)
-			return 0; /* not an IP socket, or the agent's own */
+	struct fd_counts *c = sock_counts(id, regs, peer);
+	if (c)
+		add_io(c, 1, ret, write);
+	return 0;
+}
+
+/* struct mmsghdr: a struct msghdr (56 bytes) and the bytes moved for it. */
+#define MMSGHDR_SIZE 64
+#define MMSGHDR_LEN_OFF 56
+#define MMSG_MAX 32
+
+/* sock_mmsg counts a sendmmsg or recvmmsg: ret messages, and the bytes of the first MMSG_MAX. */
+static __always_inline int sock_mmsg(long ret, bool write)
+{
+	if (ret <= 0)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct fd_counts *c = sock_counts(id, regs, PEER_MSGHDR);
+	if (!c)
+		return 0;
+	const char *vec = (const char *)BPF_CORE_READ(regs, si);
+	long bytes = 0;
+	for (int i = 0; i < MMSG_MAX && i < ret; i++) {
+		__u32 len = 0;
+		bpf_probe_read_user(&len, sizeof(len), vec + i * MMSGHDR_SIZE + MMSGHDR_LEN_OFF);
+		bytes += len;
 	}
-	add_io(c, ret, write);
+	add_io(c, ret, bytes, write);
 	return 0;
 }
 
@@ -607,11 +738,37 @@ int exit_sendto(struct syscall_exit_ctx *ctx) { return sock_io(ctx->ret, true, P
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int exit_sendmsg(struct syscall_exit_ctx *ctx) { return sock_io(ctx->ret, true, PEER_MSGHDR); }
 
+SEC("tracepoint/syscalls/sys_exit_sendmmsg")
+int exit_sendmmsg(struct syscall_exit_ctx *ctx) { return sock_mmsg(ctx->ret, true); }
+
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
 int exit_recvfrom(struct syscall_exit_ctx *ctx) { return sock_io(ctx->ret, false, PEER_SOCKADDR); }
 
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int exit_recvmsg(struct syscall_exit_ctx *ctx) { return sock_io(ctx->ret, false, PEER_MSGHDR); }
+
+SEC("tracepoint/syscalls/sys_exit_recvmmsg")
+int exit_recvmmsg(struct syscall_exit_ctx *ctx) { return sock_mmsg(ctx->ret, false); }
+
+SEC("tracepoint/syscalls/sys_exit_shutdown")
+int exit_shutdown(struct syscall_exit_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct fd_key k = {.pid = id >> 32, .fd = (__s32)BPF_CORE_READ(regs, di)};
+	if (!bpf_map_lookup_elem(&fds, &k))
+		return 0;
+	observe();
+	struct shutdown_event *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EVENT_SHUTDOWN, id);
+	e->ret = ctx->ret;
+	e->fd = k.fd;
+	e->how = (__s32)BPF_CORE_READ(regs, si);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
 
 /* A descriptor duplicated from a counted one is counted too: a shell's redirection opens a
  * file, dup2s it onto 1 and closes the original, then writes to 1. */
@@ -623,15 +780,18 @@ static __always_inline int dup_fd(__s32 oldfd, long ret)
 	if (id >> 32 == self_pid)
 		return 0;
 	struct fd_key old = {.pid = id >> 32, .fd = oldfd};
-	if (!bpf_map_lookup_elem(&fds, &old))
+	struct fd_counts *oc = bpf_map_lookup_elem(&fds, &old);
+	if (!oc)
 		return 0;
+	/* The copy counts from zero, on the same peer. */
+	struct fd_counts zero = {.peer = oc->peer, .unconnected = oc->unconnected};
 	struct fd_key k = {.pid = id >> 32, .fd = ret};
 	/* dup2/dup3 onto a counted descriptor close it first. */
 	struct fd_counts *c = bpf_map_lookup_elem(&fds, &k);
 	if (c)
-		emit_close(id, k.fd, c);
-	struct fd_counts zero = {};
+		emit_counts(EVENT_CLOSE, id, k.fd, c);
 	bpf_map_update_elem(&fds, &k, &zero, BPF_ANY);
+	observe();
 	struct dup_event *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
@@ -685,6 +845,7 @@ static __always_inline int exit_fileop(long ret)
 	struct fileop_args *a = bpf_map_lookup_elem(&fileops, &tid);
 	if (!a)
 		return 0;
+	observe();
 	struct fileop_event *e = reserve(sizeof(*e));
 	if (e) {
 		fill_header(&e->h, EVENT_FILEOP, id);
@@ -750,6 +911,10 @@ SEC("tracepoint/syscalls/sys_enter_fchown")
 int enter_fchown(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_CHOWN, AT_FDCWD, 0, 0, 0, ctx->args[0]); }
 SEC("tracepoint/syscalls/sys_enter_fchownat")
 int enter_fchownat(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_CHOWN, ctx->args[0], ARG(1), 0, 0, -1); }
+SEC("tracepoint/syscalls/sys_enter_truncate")
+int enter_truncate(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_TRUNCATE, AT_FDCWD, ARG(0), 0, 0, -1); }
+SEC("tracepoint/syscalls/sys_enter_ftruncate")
+int enter_ftruncate(struct syscall_enter_ctx *ctx) { return enter_fileop(FILEOP_TRUNCATE, AT_FDCWD, 0, 0, 0, ctx->args[0]); }
 
 SEC("tracepoint/syscalls/sys_exit_mkdir")
 int exit_mkdir(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
@@ -789,6 +954,10 @@ SEC("tracepoint/syscalls/sys_exit_fchown")
 int exit_fchown(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
 SEC("tracepoint/syscalls/sys_exit_fchownat")
 int exit_fchownat(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_truncate")
+int exit_truncate(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_ftruncate")
+int exit_ftruncate(struct syscall_exit_ctx *ctx) { return exit_fileop(ctx->ret); }
 
 /* setuid and its kin: the ids after the call, read from the task's credentials. */
 static __always_inline int exit_setid(long ret)
@@ -796,6 +965,7 @@ static __always_inline int exit_setid(long ret)
 	__u64 id = bpf_get_current_pid_tgid();
 	if (id >> 32 == self_pid)
 		return 0;
+	observe();
 	struct setuid_event *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
@@ -820,3 +990,35 @@ SEC("tracepoint/syscalls/sys_exit_setresuid")
 int exit_setresuid(struct syscall_exit_ctx *ctx) { return exit_setid(ctx->ret); }
 SEC("tracepoint/syscalls/sys_exit_setresgid")
 int exit_setresgid(struct syscall_exit_ctx *ctx) { return exit_setid(ctx->ret); }
+
+/* setns and unshare: the namespace types the call names. */
+static __always_inline int exit_ns(__u32 op, long ret, __u32 flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (id >> 32 == self_pid)
+		return 0;
+	observe();
+	struct ns_event *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EVENT_NS, id);
+	e->ret = ret;
+	e->op = op;
+	e->flags = flags;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_setns")
+int exit_setns(struct syscall_exit_ctx *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return exit_ns(1, ctx->ret, (__u32)BPF_CORE_READ(regs, si));
+}
+
+SEC("tracepoint/syscalls/sys_exit_unshare")
+int exit_unshare(struct syscall_exit_ctx *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return exit_ns(2, ctx->ret, (__u32)BPF_CORE_READ(regs, di));
+}

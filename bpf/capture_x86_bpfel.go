@@ -66,11 +66,14 @@ type captureExitEvent struct {
 }
 
 type captureFdCounts struct {
-	_          structs.HostLayout
-	ReadOps    uint64
-	WriteOps   uint64
-	ReadBytes  uint64
-	WriteBytes uint64
+	_           structs.HostLayout
+	ReadOps     uint64
+	WriteOps    uint64
+	ReadBytes   uint64
+	WriteBytes  uint64
+	Peer        uint64
+	Unconnected uint32
+	Pad         uint32
 }
 
 type captureFdKey struct {
@@ -115,6 +118,14 @@ type captureNetEvent struct {
 	Daddr  [16]uint8
 }
 
+type captureNsEvent struct {
+	_     structs.HostLayout
+	H     captureEventHeader
+	Ret   int64
+	Op    uint32
+	Flags uint32
+}
+
 type captureOpenArgs struct {
 	_     structs.HostLayout
 	Path  uint64
@@ -139,6 +150,14 @@ type captureSetuidEvent struct {
 	Gid int32
 }
 
+type captureShutdownEvent struct {
+	_   structs.HostLayout
+	H   captureEventHeader
+	Ret int64
+	Fd  int32
+	How int32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -147,6 +166,7 @@ const (
 	captureMapEvents            = "events"
 	captureMapFds               = "fds"
 	captureMapFileops           = "fileops"
+	captureMapObserved          = "observed"
 	captureMapOpens             = "opens"
 	captureProgEnterChmod       = "enter_chmod"
 	captureProgEnterChown       = "enter_chown"
@@ -156,6 +176,7 @@ const (
 	captureProgEnterFchmodat    = "enter_fchmodat"
 	captureProgEnterFchown      = "enter_fchown"
 	captureProgEnterFchownat    = "enter_fchownat"
+	captureProgEnterFtruncate   = "enter_ftruncate"
 	captureProgEnterLchown      = "enter_lchown"
 	captureProgEnterLink        = "enter_link"
 	captureProgEnterLinkat      = "enter_linkat"
@@ -170,10 +191,12 @@ const (
 	captureProgEnterRmdir       = "enter_rmdir"
 	captureProgEnterSymlink     = "enter_symlink"
 	captureProgEnterSymlinkat   = "enter_symlinkat"
+	captureProgEnterTruncate    = "enter_truncate"
 	captureProgEnterUnlink      = "enter_unlink"
 	captureProgEnterUnlinkat    = "enter_unlinkat"
 	captureProgExitAccept       = "exit_accept"
 	captureProgExitAccept4      = "exit_accept4"
+	captureProgExitBind         = "exit_bind"
 	captureProgExitChmod        = "exit_chmod"
 	captureProgExitChown        = "exit_chown"
 	captureProgExitConnect      = "exit_connect"
@@ -186,9 +209,11 @@ const (
 	captureProgExitFchown       = "exit_fchown"
 	captureProgExitFchownat     = "exit_fchownat"
 	captureProgExitFcntl        = "exit_fcntl"
+	captureProgExitFtruncate    = "exit_ftruncate"
 	captureProgExitLchown       = "exit_lchown"
 	captureProgExitLink         = "exit_link"
 	captureProgExitLinkat       = "exit_linkat"
+	captureProgExitListen       = "exit_listen"
 	captureProgExitMkdir        = "exit_mkdir"
 	captureProgExitMkdirat      = "exit_mkdirat"
 	captureProgExitOpen         = "exit_open_"
@@ -199,23 +224,29 @@ const (
 	captureProgExitRead         = "exit_read"
 	captureProgExitReadv        = "exit_readv"
 	captureProgExitRecvfrom     = "exit_recvfrom"
+	captureProgExitRecvmmsg     = "exit_recvmmsg"
 	captureProgExitRecvmsg      = "exit_recvmsg"
 	captureProgExitRename       = "exit_rename"
 	captureProgExitRenameat     = "exit_renameat"
 	captureProgExitRenameat2    = "exit_renameat2"
 	captureProgExitRmdir        = "exit_rmdir"
+	captureProgExitSendmmsg     = "exit_sendmmsg"
 	captureProgExitSendmsg      = "exit_sendmsg"
 	captureProgExitSendto       = "exit_sendto"
 	captureProgExitSetgid       = "exit_setgid"
+	captureProgExitSetns        = "exit_setns"
 	captureProgExitSetregid     = "exit_setregid"
 	captureProgExitSetresgid    = "exit_setresgid"
 	captureProgExitSetresuid    = "exit_setresuid"
 	captureProgExitSetreuid     = "exit_setreuid"
 	captureProgExitSetuid       = "exit_setuid"
+	captureProgExitShutdown     = "exit_shutdown"
 	captureProgExitSymlink      = "exit_symlink"
 	captureProgExitSymlinkat    = "exit_symlinkat"
+	captureProgExitTruncate     = "exit_truncate"
 	captureProgExitUnlink       = "exit_unlink"
 	captureProgExitUnlinkat     = "exit_unlinkat"
+	captureProgExitUnshare      = "exit_unshare"
 	captureProgExitWrite        = "exit_write"
 	captureProgExitWritev       = "exit_writev"
 	captureProgSchedProcessExec = "sched_process_exec"
@@ -229,8 +260,10 @@ const (
 	captureVarUnusedExit        = "unused_exit"
 	captureVarUnusedFileop      = "unused_fileop"
 	captureVarUnusedNet         = "unused_net"
+	captureVarUnusedNs          = "unused_ns"
 	captureVarUnusedOpen        = "unused_open"
 	captureVarUnusedSetuid      = "unused_setuid"
+	captureVarUnusedShutdown    = "unused_shutdown"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -283,6 +316,7 @@ type captureProgramSpecs struct {
 	EnterFchmodat    *ebpf.ProgramSpec `ebpf:"enter_fchmodat"`
 	EnterFchown      *ebpf.ProgramSpec `ebpf:"enter_fchown"`
 	EnterFchownat    *ebpf.ProgramSpec `ebpf:"enter_fchownat"`
+	EnterFtruncate   *ebpf.ProgramSpec `ebpf:"enter_ftruncate"`
 	EnterLchown      *ebpf.ProgramSpec `ebpf:"enter_lchown"`
 	EnterLink        *ebpf.ProgramSpec `ebpf:"enter_link"`
 	EnterLinkat      *ebpf.ProgramSpec `ebpf:"enter_linkat"`
@@ -297,10 +331,12 @@ type captureProgramSpecs struct {
 	EnterRmdir       *ebpf.ProgramSpec `ebpf:"enter_rmdir"`
 	EnterSymlink     *ebpf.ProgramSpec `ebpf:"enter_symlink"`
 	EnterSymlinkat   *ebpf.ProgramSpec `ebpf:"enter_symlinkat"`
+	EnterTruncate    *ebpf.ProgramSpec `ebpf:"enter_truncate"`
 	EnterUnlink      *ebpf.ProgramSpec `ebpf:"enter_unlink"`
 	EnterUnlinkat    *ebpf.ProgramSpec `ebpf:"enter_unlinkat"`
 	ExitAccept       *ebpf.ProgramSpec `ebpf:"exit_accept"`
 	ExitAccept4      *ebpf.ProgramSpec `ebpf:"exit_accept4"`
+	ExitBind         *ebpf.ProgramSpec `ebpf:"exit_bind"`
 	ExitChmod        *ebpf.ProgramSpec `ebpf:"exit_chmod"`
 	ExitChown        *ebpf.ProgramSpec `ebpf:"exit_chown"`
 	ExitConnect      *ebpf.ProgramSpec `ebpf:"exit_connect"`
@@ -313,9 +349,11 @@ type captureProgramSpecs struct {
 	ExitFchown       *ebpf.ProgramSpec `ebpf:"exit_fchown"`
 	ExitFchownat     *ebpf.ProgramSpec `ebpf:"exit_fchownat"`
 	ExitFcntl        *ebpf.ProgramSpec `ebpf:"exit_fcntl"`
+	ExitFtruncate    *ebpf.ProgramSpec `ebpf:"exit_ftruncate"`
 	ExitLchown       *ebpf.ProgramSpec `ebpf:"exit_lchown"`
 	ExitLink         *ebpf.ProgramSpec `ebpf:"exit_link"`
 	ExitLinkat       *ebpf.ProgramSpec `ebpf:"exit_linkat"`
+	ExitListen       *ebpf.ProgramSpec `ebpf:"exit_listen"`
 	ExitMkdir        *ebpf.ProgramSpec `ebpf:"exit_mkdir"`
 	ExitMkdirat      *ebpf.ProgramSpec `ebpf:"exit_mkdirat"`
 	ExitOpen         *ebpf.ProgramSpec `ebpf:"exit_open_"`
@@ -326,23 +364,29 @@ type captureProgramSpecs struct {
 	ExitRead         *ebpf.ProgramSpec `ebpf:"exit_read"`
 	ExitReadv        *ebpf.ProgramSpec `ebpf:"exit_readv"`
 	ExitRecvfrom     *ebpf.ProgramSpec `ebpf:"exit_recvfrom"`
+	ExitRecvmmsg     *ebpf.ProgramSpec `ebpf:"exit_recvmmsg"`
 	ExitRecvmsg      *ebpf.ProgramSpec `ebpf:"exit_recvmsg"`
 	ExitRename       *ebpf.ProgramSpec `ebpf:"exit_rename"`
 	ExitRenameat     *ebpf.ProgramSpec `ebpf:"exit_renameat"`
 	ExitRenameat2    *ebpf.ProgramSpec `ebpf:"exit_renameat2"`
 	ExitRmdir        *ebpf.ProgramSpec `ebpf:"exit_rmdir"`
+	ExitSendmmsg     *ebpf.ProgramSpec `ebpf:"exit_sendmmsg"`
 	ExitSendmsg      *ebpf.ProgramSpec `ebpf:"exit_sendmsg"`
 	ExitSendto       *ebpf.ProgramSpec `ebpf:"exit_sendto"`
 	ExitSetgid       *ebpf.ProgramSpec `ebpf:"exit_setgid"`
+	ExitSetns        *ebpf.ProgramSpec `ebpf:"exit_setns"`
 	ExitSetregid     *ebpf.ProgramSpec `ebpf:"exit_setregid"`
 	ExitSetresgid    *ebpf.ProgramSpec `ebpf:"exit_setresgid"`
 	ExitSetresuid    *ebpf.ProgramSpec `ebpf:"exit_setresuid"`
 	ExitSetreuid     *ebpf.ProgramSpec `ebpf:"exit_setreuid"`
 	ExitSetuid       *ebpf.ProgramSpec `ebpf:"exit_setuid"`
+	ExitShutdown     *ebpf.ProgramSpec `ebpf:"exit_shutdown"`
 	ExitSymlink      *ebpf.ProgramSpec `ebpf:"exit_symlink"`
 	ExitSymlinkat    *ebpf.ProgramSpec `ebpf:"exit_symlinkat"`
+	ExitTruncate     *ebpf.ProgramSpec `ebpf:"exit_truncate"`
 	ExitUnlink       *ebpf.ProgramSpec `ebpf:"exit_unlink"`
 	ExitUnlinkat     *ebpf.ProgramSpec `ebpf:"exit_unlinkat"`
+	ExitUnshare      *ebpf.ProgramSpec `ebpf:"exit_unshare"`
 	ExitWrite        *ebpf.ProgramSpec `ebpf:"exit_write"`
 	ExitWritev       *ebpf.ProgramSpec `ebpf:"exit_writev"`
 	SchedProcessExec *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
@@ -354,27 +398,30 @@ type captureProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
-	Drops   *ebpf.MapSpec `ebpf:"drops"`
-	Events  *ebpf.MapSpec `ebpf:"events"`
-	Fds     *ebpf.MapSpec `ebpf:"fds"`
-	Fileops *ebpf.MapSpec `ebpf:"fileops"`
-	Opens   *ebpf.MapSpec `ebpf:"opens"`
+	Drops    *ebpf.MapSpec `ebpf:"drops"`
+	Events   *ebpf.MapSpec `ebpf:"events"`
+	Fds      *ebpf.MapSpec `ebpf:"fds"`
+	Fileops  *ebpf.MapSpec `ebpf:"fileops"`
+	Observed *ebpf.MapSpec `ebpf:"observed"`
+	Opens    *ebpf.MapSpec `ebpf:"opens"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureVariableSpecs struct {
-	SelfPid      *ebpf.VariableSpec `ebpf:"self_pid"`
-	UnusedClone  *ebpf.VariableSpec `ebpf:"unused_clone"`
-	UnusedClose  *ebpf.VariableSpec `ebpf:"unused_close"`
-	UnusedDup    *ebpf.VariableSpec `ebpf:"unused_dup"`
-	UnusedExec   *ebpf.VariableSpec `ebpf:"unused_exec"`
-	UnusedExit   *ebpf.VariableSpec `ebpf:"unused_exit"`
-	UnusedFileop *ebpf.VariableSpec `ebpf:"unused_fileop"`
-	UnusedNet    *ebpf.VariableSpec `ebpf:"unused_net"`
-	UnusedOpen   *ebpf.VariableSpec `ebpf:"unused_open"`
-	UnusedSetuid *ebpf.VariableSpec `ebpf:"unused_setuid"`
+	SelfPid        *ebpf.VariableSpec `ebpf:"self_pid"`
+	UnusedClone    *ebpf.VariableSpec `ebpf:"unused_clone"`
+	UnusedClose    *ebpf.VariableSpec `ebpf:"unused_close"`
+	UnusedDup      *ebpf.VariableSpec `ebpf:"unused_dup"`
+	UnusedExec     *ebpf.VariableSpec `ebpf:"unused_exec"`
+	UnusedExit     *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedFileop   *ebpf.VariableSpec `ebpf:"unused_fileop"`
+	UnusedNet      *ebpf.VariableSpec `ebpf:"unused_net"`
+	UnusedNs       *ebpf.VariableSpec `ebpf:"unused_ns"`
+	UnusedOpen     *ebpf.VariableSpec `ebpf:"unused_open"`
+	UnusedSetuid   *ebpf.VariableSpec `ebpf:"unused_setuid"`
+	UnusedShutdown *ebpf.VariableSpec `ebpf:"unused_shutdown"`
 }
 
 // captureObjects contains all objects after they have been loaded into the kernel.
@@ -397,11 +444,12 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
-	Drops   *ebpf.Map `ebpf:"drops"`
-	Events  *ebpf.Map `ebpf:"events"`
-	Fds     *ebpf.Map `ebpf:"fds"`
-	Fileops *ebpf.Map `ebpf:"fileops"`
-	Opens   *ebpf.Map `ebpf:"opens"`
+	Drops    *ebpf.Map `ebpf:"drops"`
+	Events   *ebpf.Map `ebpf:"events"`
+	Fds      *ebpf.Map `ebpf:"fds"`
+	Fileops  *ebpf.Map `ebpf:"fileops"`
+	Observed *ebpf.Map `ebpf:"observed"`
+	Opens    *ebpf.Map `ebpf:"opens"`
 }
 
 func (m *captureMaps) Close() error {
@@ -410,6 +458,7 @@ func (m *captureMaps) Close() error {
 		m.Events,
 		m.Fds,
 		m.Fileops,
+		m.Observed,
 		m.Opens,
 	)
 }
@@ -418,16 +467,18 @@ func (m *captureMaps) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureVariables struct {
-	SelfPid      *ebpf.Variable `ebpf:"self_pid"`
-	UnusedClone  *ebpf.Variable `ebpf:"unused_clone"`
-	UnusedClose  *ebpf.Variable `ebpf:"unused_close"`
-	UnusedDup    *ebpf.Variable `ebpf:"unused_dup"`
-	UnusedExec   *ebpf.Variable `ebpf:"unused_exec"`
-	UnusedExit   *ebpf.Variable `ebpf:"unused_exit"`
-	UnusedFileop *ebpf.Variable `ebpf:"unused_fileop"`
-	UnusedNet    *ebpf.Variable `ebpf:"unused_net"`
-	UnusedOpen   *ebpf.Variable `ebpf:"unused_open"`
-	UnusedSetuid *ebpf.Variable `ebpf:"unused_setuid"`
+	SelfPid        *ebpf.Variable `ebpf:"self_pid"`
+	UnusedClone    *ebpf.Variable `ebpf:"unused_clone"`
+	UnusedClose    *ebpf.Variable `ebpf:"unused_close"`
+	UnusedDup      *ebpf.Variable `ebpf:"unused_dup"`
+	UnusedExec     *ebpf.Variable `ebpf:"unused_exec"`
+	UnusedExit     *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedFileop   *ebpf.Variable `ebpf:"unused_fileop"`
+	UnusedNet      *ebpf.Variable `ebpf:"unused_net"`
+	UnusedNs       *ebpf.Variable `ebpf:"unused_ns"`
+	UnusedOpen     *ebpf.Variable `ebpf:"unused_open"`
+	UnusedSetuid   *ebpf.Variable `ebpf:"unused_setuid"`
+	UnusedShutdown *ebpf.Variable `ebpf:"unused_shutdown"`
 }
 
 // capturePrograms contains all programs after they have been loaded into the kernel.
@@ -442,6 +493,7 @@ type capturePrograms struct {
 	EnterFchmodat    *ebpf.Program `ebpf:"enter_fchmodat"`
 	EnterFchown      *ebpf.Program `ebpf:"enter_fchown"`
 	EnterFchownat    *ebpf.Program `ebpf:"enter_fchownat"`
+	EnterFtruncate   *ebpf.Program `ebpf:"enter_ftruncate"`
 	EnterLchown      *ebpf.Program `ebpf:"enter_lchown"`
 	EnterLink        *ebpf.Program `ebpf:"enter_link"`
 	EnterLinkat      *ebpf.Program `ebpf:"enter_linkat"`
@@ -456,10 +508,12 @@ type capturePrograms struct {
 	EnterRmdir       *ebpf.Program `ebpf:"enter_rmdir"`
 	EnterSymlink     *ebpf.Program `ebpf:"enter_symlink"`
 	EnterSymlinkat   *ebpf.Program `ebpf:"enter_symlinkat"`
+	EnterTruncate    *ebpf.Program `ebpf:"enter_truncate"`
 	EnterUnlink      *ebpf.Program `ebpf:"enter_unlink"`
 	EnterUnlinkat    *ebpf.Program `ebpf:"enter_unlinkat"`
 	ExitAccept       *ebpf.Program `ebpf:"exit_accept"`
 	ExitAccept4      *ebpf.Program `ebpf:"exit_accept4"`
+	ExitBind         *ebpf.Program `ebpf:"exit_bind"`
 	ExitChmod        *ebpf.Program `ebpf:"exit_chmod"`
 	ExitChown        *ebpf.Program `ebpf:"exit_chown"`
 	ExitConnect      *ebpf.Program `ebpf:"exit_connect"`
@@ -472,9 +526,11 @@ type capturePrograms struct {
 	ExitFchown       *ebpf.Program `ebpf:"exit_fchown"`
 	ExitFchownat     *ebpf.Program `ebpf:"exit_fchownat"`
 	ExitFcntl        *ebpf.Program `ebpf:"exit_fcntl"`
+	ExitFtruncate    *ebpf.Program `ebpf:"exit_ftruncate"`
 	ExitLchown       *ebpf.Program `ebpf:"exit_lchown"`
 	ExitLink         *ebpf.Program `ebpf:"exit_link"`
 	ExitLinkat       *ebpf.Program `ebpf:"exit_linkat"`
+	ExitListen       *ebpf.Program `ebpf:"exit_listen"`
 	ExitMkdir        *ebpf.Program `ebpf:"exit_mkdir"`
 	ExitMkdirat      *ebpf.Program `ebpf:"exit_mkdirat"`
 	ExitOpen         *ebpf.Program `ebpf:"exit_open_"`
@@ -485,23 +541,29 @@ type capturePrograms struct {
 	ExitRead         *ebpf.Program `ebpf:"exit_read"`
 	ExitReadv        *ebpf.Program `ebpf:"exit_readv"`
 	ExitRecvfrom     *ebpf.Program `ebpf:"exit_recvfrom"`
+	ExitRecvmmsg     *ebpf.Program `ebpf:"exit_recvmmsg"`
 	ExitRecvmsg      *ebpf.Program `ebpf:"exit_recvmsg"`
 	ExitRename       *ebpf.Program `ebpf:"exit_rename"`
 	ExitRenameat     *ebpf.Program `ebpf:"exit_renameat"`
 	ExitRenameat2    *ebpf.Program `ebpf:"exit_renameat2"`
 	ExitRmdir        *ebpf.Program `ebpf:"exit_rmdir"`
+	ExitSendmmsg     *ebpf.Program `ebpf:"exit_sendmmsg"`
 	ExitSendmsg      *ebpf.Program `ebpf:"exit_sendmsg"`
 	ExitSendto       *ebpf.Program `ebpf:"exit_sendto"`
 	ExitSetgid       *ebpf.Program `ebpf:"exit_setgid"`
+	ExitSetns        *ebpf.Program `ebpf:"exit_setns"`
 	ExitSetregid     *ebpf.Program `ebpf:"exit_setregid"`
 	ExitSetresgid    *ebpf.Program `ebpf:"exit_setresgid"`
 	ExitSetresuid    *ebpf.Program `ebpf:"exit_setresuid"`
 	ExitSetreuid     *ebpf.Program `ebpf:"exit_setreuid"`
 	ExitSetuid       *ebpf.Program `ebpf:"exit_setuid"`
+	ExitShutdown     *ebpf.Program `ebpf:"exit_shutdown"`
 	ExitSymlink      *ebpf.Program `ebpf:"exit_symlink"`
 	ExitSymlinkat    *ebpf.Program `ebpf:"exit_symlinkat"`
+	ExitTruncate     *ebpf.Program `ebpf:"exit_truncate"`
 	ExitUnlink       *ebpf.Program `ebpf:"exit_unlink"`
 	ExitUnlinkat     *ebpf.Program `ebpf:"exit_unlinkat"`
+	ExitUnshare      *ebpf.Program `ebpf:"exit_unshare"`
 	ExitWrite        *ebpf.Program `ebpf:"exit_write"`
 	ExitWritev       *ebpf.Program `ebpf:"exit_writev"`
 	SchedProcessExec *ebpf.Program `ebpf:"sched_process_exec"`
@@ -519,6 +581,7 @@ func (p *capturePrograms) Close() error {
 		p.EnterFchmodat,
 		p.EnterFchown,
 		p.EnterFchownat,
+		p.EnterFtruncate,
 		p.EnterLchown,
 		p.EnterLink,
 		p.EnterLinkat,
@@ -533,10 +596,12 @@ func (p *capturePrograms) Close() error {
 		p.EnterRmdir,
 		p.EnterSymlink,
 		p.EnterSymlinkat,
+		p.EnterTruncate,
 		p.EnterUnlink,
 		p.EnterUnlinkat,
 		p.ExitAccept,
 		p.ExitAccept4,
+		p.ExitBind,
 		p.ExitChmod,
 		p.ExitChown,
 		p.ExitConnect,
@@ -549,9 +614,11 @@ func (p *capturePrograms) Close() error {
 		p.ExitFchown,
 		p.ExitFchownat,
 		p.ExitFcntl,
+		p.ExitFtruncate,
 		p.ExitLchown,
 		p.ExitLink,
 		p.ExitLinkat,
+		p.ExitListen,
 		p.ExitMkdir,
 		p.ExitMkdirat,
 		p.ExitOpen,
@@ -562,23 +629,29 @@ func (p *capturePrograms) Close() error {
 		p.ExitRead,
 		p.ExitReadv,
 		p.ExitRecvfrom,
+		p.ExitRecvmmsg,
 		p.ExitRecvmsg,
 		p.ExitRename,
 		p.ExitRenameat,
 		p.ExitRenameat2,
 		p.ExitRmdir,
+		p.ExitSendmmsg,
 		p.ExitSendmsg,
 		p.ExitSendto,
 		p.ExitSetgid,
+		p.ExitSetns,
 		p.ExitSetregid,
 		p.ExitSetresgid,
 		p.ExitSetresuid,
 		p.ExitSetreuid,
 		p.ExitSetuid,
+		p.ExitShutdown,
 		p.ExitSymlink,
 		p.ExitSymlinkat,
+		p.ExitTruncate,
 		p.ExitUnlink,
 		p.ExitUnlinkat,
+		p.ExitUnshare,
 		p.ExitWrite,
 		p.ExitWritev,
 		p.SchedProcessExec,

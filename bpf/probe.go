@@ -35,18 +35,32 @@ const (
 	KindFileOp  = 9
 	KindSetUID  = 10
 	KindSocket  = 11
+	// KindRepeer carries an unconnected socket's counts for its previous peer (a CloseEvent):
+	// a send or receive named another peer, whose counts start again from zero.
+	KindRepeer   = 12
+	KindBind     = 13
+	KindListen   = 14
+	KindNS       = 15
+	KindShutdown = 16
+)
+
+// Namespace operations, as in the Op field of NSEvent.
+const (
+	NSSetns   = 1
+	NSUnshare = 2
 )
 
 // File operations, as in the Op field of FileOpEvent.
 const (
-	FileOpMkdir   = 1
-	FileOpRmdir   = 2
-	FileOpLink    = 3
-	FileOpUnlink  = 4
-	FileOpSymlink = 5
-	FileOpRename  = 6
-	FileOpChmod   = 7
-	FileOpChown   = 8
+	FileOpMkdir    = 1
+	FileOpRmdir    = 2
+	FileOpLink     = 3
+	FileOpUnlink   = 4
+	FileOpSymlink  = 5
+	FileOpRename   = 6
+	FileOpChmod    = 7
+	FileOpChown    = 8
+	FileOpTruncate = 9
 )
 
 // The kernel's event records, as laid out in the ring buffer.
@@ -71,6 +85,10 @@ type (
 	FileOpEvent = captureFileopEvent
 	// SetUIDEvent reports a change of user or group ids.
 	SetUIDEvent = captureSetuidEvent
+	// NSEvent reports a setns or an unshare.
+	NSEvent = captureNsEvent
+	// ShutdownEvent reports a shutdown of a counted socket.
+	ShutdownEvent = captureShutdownEvent
 	// FDKey names an open file: a process and a descriptor.
 	FDKey = captureFdKey
 	// FDCounts are an open file's read and write counts.
@@ -148,8 +166,9 @@ func Open(selfPID uint32) (*Probe, error) {
 		{"sys_exit_write", progs.ExitWrite}, {"sys_exit_pwrite64", progs.ExitPwrite64}, {"sys_exit_writev", progs.ExitWritev},
 		{"sys_enter_close", progs.EnterClose},
 		{"sys_exit_connect", progs.ExitConnect}, {"sys_exit_accept", progs.ExitAccept}, {"sys_exit_accept4", progs.ExitAccept4},
-		{"sys_exit_sendto", progs.ExitSendto}, {"sys_exit_sendmsg", progs.ExitSendmsg},
-		{"sys_exit_recvfrom", progs.ExitRecvfrom}, {"sys_exit_recvmsg", progs.ExitRecvmsg},
+		{"sys_exit_bind", progs.ExitBind}, {"sys_exit_listen", progs.ExitListen}, {"sys_exit_shutdown", progs.ExitShutdown},
+		{"sys_exit_sendto", progs.ExitSendto}, {"sys_exit_sendmsg", progs.ExitSendmsg}, {"sys_exit_sendmmsg", progs.ExitSendmmsg},
+		{"sys_exit_recvfrom", progs.ExitRecvfrom}, {"sys_exit_recvmsg", progs.ExitRecvmsg}, {"sys_exit_recvmmsg", progs.ExitRecvmmsg},
 		{"sys_exit_dup", progs.ExitDup}, {"sys_exit_dup2", progs.ExitDup2}, {"sys_exit_dup3", progs.ExitDup3},
 		{"sys_exit_fcntl", progs.ExitFcntl},
 		{"sys_enter_mkdir", progs.EnterMkdir}, {"sys_exit_mkdir", progs.ExitMkdir},
@@ -171,9 +190,12 @@ func Open(selfPID uint32) (*Probe, error) {
 		{"sys_enter_lchown", progs.EnterLchown}, {"sys_exit_lchown", progs.ExitLchown},
 		{"sys_enter_fchown", progs.EnterFchown}, {"sys_exit_fchown", progs.ExitFchown},
 		{"sys_enter_fchownat", progs.EnterFchownat}, {"sys_exit_fchownat", progs.ExitFchownat},
+		{"sys_enter_truncate", progs.EnterTruncate}, {"sys_exit_truncate", progs.ExitTruncate},
+		{"sys_enter_ftruncate", progs.EnterFtruncate}, {"sys_exit_ftruncate", progs.ExitFtruncate},
 		{"sys_exit_setuid", progs.ExitSetuid}, {"sys_exit_setgid", progs.ExitSetgid},
 		{"sys_exit_setreuid", progs.ExitSetreuid}, {"sys_exit_setregid", progs.ExitSetregid},
 		{"sys_exit_setresuid", progs.ExitSetresuid}, {"sys_exit_setresgid", progs.ExitSetresgid},
+		{"sys_exit_setns", progs.ExitSetns}, {"sys_exit_unshare", progs.ExitUnshare},
 	} {
 		l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
 		if err != nil {
@@ -216,13 +238,58 @@ func (p *Probe) SetDeadline(t time.Time) {
 // Drops returns the number of records the kernel could not put in the ring buffer, summed over
 // CPUs.
 func (p *Probe) Drops() (uint64, error) {
-	var perCPU []uint64
-	if err := p.objs.Drops.Lookup(uint32(0), &perCPU); err != nil {
+	n, err := sumPerCPU(p.objs.Drops)
+	if err != nil {
 		return 0, fmt.Errorf("read drop counters: %w", err)
+	}
+	return n, nil
+}
+
+// Observed returns the number of system calls the probe accounted for in records, each read or
+// write folded into a descriptor's counters included, summed over CPUs.
+func (p *Probe) Observed() (uint64, error) {
+	n, err := sumPerCPU(p.objs.Observed)
+	if err != nil {
+		return 0, fmt.Errorf("read observed counters: %w", err)
+	}
+	return n, nil
+}
+
+// sumPerCPU sums the per-CPU values of the first entry of a per-CPU array.
+func sumPerCPU(m *ebpf.Map) (uint64, error) {
+	var perCPU []uint64
+	if err := m.Lookup(uint32(0), &perCPU); err != nil {
+		return 0, err
 	}
 	var n uint64
 	for _, v := range perCPU {
 		n += v
+	}
+	return n, nil
+}
+
+// Forget drops the counts of open files the probe still tracks for processes that gone reports
+// gone (processes whose exit the agent did not see), and returns how many it dropped.
+func (p *Probe) Forget(gone func(pid uint32) bool) (int, error) {
+	var (
+		k    FDKey
+		v    FDCounts
+		dead []FDKey
+	)
+	it := p.objs.Fds.Iterate()
+	for it.Next(&k, &v) {
+		if gone(k.Pid) {
+			dead = append(dead, k)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return 0, fmt.Errorf("read fd counters: %w", err)
+	}
+	n := 0
+	for _, k := range dead {
+		if err := p.objs.Fds.Delete(&k); err == nil {
+			n++
+		}
 	}
 	return n, nil
 }

@@ -273,11 +273,14 @@ func TestNetworkFlows(t *testing.T) {
 	}
 	recs := stop()
 	const (
-		connect = int32(sysflowv1.OperationFlag_OPERATION_FLAG_CONNECT)
-		accept  = int32(sysflowv1.OperationFlag_OPERATION_FLAG_ACCEPT)
-		read    = int32(sysflowv1.OperationFlag_OPERATION_FLAG_READ_RECV)
-		write   = int32(sysflowv1.OperationFlag_OPERATION_FLAG_WRITE_SEND)
-		close   = int32(sysflowv1.OperationFlag_OPERATION_FLAG_CLOSE)
+		connect  = int32(sysflowv1.OperationFlag_OPERATION_FLAG_CONNECT)
+		accept   = int32(sysflowv1.OperationFlag_OPERATION_FLAG_ACCEPT)
+		read     = int32(sysflowv1.OperationFlag_OPERATION_FLAG_READ_RECV)
+		write    = int32(sysflowv1.OperationFlag_OPERATION_FLAG_WRITE_SEND)
+		close    = int32(sysflowv1.OperationFlag_OPERATION_FLAG_CLOSE)
+		bind     = int32(sysflowv1.OperationFlag_OPERATION_FLAG_BIND)
+		listen   = int32(sysflowv1.OperationFlag_OPERATION_FLAG_LISTEN)
+		shutdown = int32(sysflowv1.OperationFlag_OPERATION_FLAG_SHUTDOWN)
 	)
 	for _, r := range runs {
 		t.Run(r.network, func(t *testing.T) {
@@ -300,10 +303,12 @@ func TestNetworkFlows(t *testing.T) {
 				return netip.AddrPortFrom(flow.IPv4(f.GetSip()), uint16(f.GetSport())),
 					netip.AddrPortFrom(flow.IPv4(f.GetDip()), uint16(f.GetDport()))
 			}
-			var client, server *sysflowv1.NetworkFlow
+			var client, server, listener *sysflowv1.NetworkFlow
 			for _, f := range flows {
 				src, dst := ends(f)
 				switch {
+				case f.GetOpFlags()&listen != 0:
+					listener = f
 				case f.GetOpFlags()&connect != 0:
 					client = f
 					if src != r.client || dst != r.server {
@@ -319,12 +324,28 @@ func TestNetworkFlows(t *testing.T) {
 			if client.GetProto() != proto || server.GetProto() != proto {
 				t.Errorf("protocols %d and %d, want %d", client.GetProto(), server.GetProto(), proto)
 			}
-			if client.GetOpFlags() != connect|read|write|close || client.GetNumWSendBytes() != 1234 || client.GetNumRRecvBytes() != 567 {
-				t.Errorf("client flow %v: want CONNECT|READ_RECV|WRITE_SEND|CLOSE, 1234 bytes sent, 567 received", client)
+			wantClient := connect | read | write | close
+			if proto == 6 {
+				wantClient |= shutdown // the TCP client shuts its side down after sending
 			}
+			if client.GetOpFlags() != wantClient || client.GetNumWSendBytes() != 1234 || client.GetNumRRecvBytes() != 567 {
+				t.Errorf("client flow %v: want ops %d, 1234 bytes sent, 567 received", client, wantClient)
+			}
+			// A TCP server's listening socket has a flow of its own, bound to the server's
+			// address (Go listens with MPTCP where it can, which is TCP on the wire); a UDP
+			// server's socket is bound, and its flow with the client keeps the bind.
 			wantServer := read | write | close
 			if proto == 6 {
 				wantServer |= accept
+				if listener == nil {
+					t.Fatalf("no flow of the listening socket among %v", flows)
+				}
+				src, dst := ends(listener)
+				if listener.GetOpFlags() != bind|listen|close || src != r.server || dst.Port() != 0 || listener.GetProto() != 6 {
+					t.Errorf("listening flow %v -> %v %v: want BIND|LISTEN|CLOSE from %v, TCP", src, dst, listener, r.server)
+				}
+			} else {
+				wantServer |= bind
 			}
 			if server.GetOpFlags() != wantServer || server.GetNumRRecvBytes() != 1234 || server.GetNumWSendBytes() != 567 {
 				t.Errorf("server flow %v: want ops %d, 1234 bytes received, 567 sent", server, wantServer)
@@ -333,5 +354,132 @@ func TestNetworkFlows(t *testing.T) {
 				t.Errorf("server flow %v -> %v, want between %v and %v", src, dst, r.client, r.server)
 			}
 		})
+	}
+}
+
+// netEnds returns a network flow's source and destination.
+func netEnds(f *sysflowv1.NetworkFlow) (netip.AddrPort, netip.AddrPort) {
+	if len(f.GetSip6()) == 16 {
+		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(f.GetSip6())), uint16(f.GetSport())),
+			netip.AddrPortFrom(netip.AddrFrom16([16]byte(f.GetDip6())), uint16(f.GetDport()))
+	}
+	return netip.AddrPortFrom(flow.IPv4(f.GetSip()), uint16(f.GetSport())),
+		netip.AddrPortFrom(flow.IPv4(f.GetDip()), uint16(f.GetDport()))
+}
+
+// networkFlows returns the network flows of process pid among recs.
+func networkFlows(recs []*sysflowv1.Record, pid uint32) []*sysflowv1.NetworkFlow {
+	var flows []*sysflowv1.NetworkFlow
+	for _, r := range recs {
+		if f := r.GetNetworkFlow(); f != nil && f.GetProcOid().GetHpid() == int64(pid) {
+			flows = append(flows, f)
+		}
+	}
+	return flows
+}
+
+func TestTruncate(t *testing.T) {
+	stop := capturing(t)
+	path := filepath.Join(t.TempDir(), "f")
+	p, _ := bpftest.Run(t, "truncate", path)
+	const (
+		open     = sysflowv1.OperationFlag_OPERATION_FLAG_OPEN
+		write    = sysflowv1.OperationFlag_OPERATION_FLAG_WRITE_SEND
+		truncate = sysflowv1.OperationFlag_OPERATION_FLAG_TRUNCATE
+		close    = sysflowv1.OperationFlag_OPERATION_FLAG_CLOSE
+	)
+	paths := map[string]string{}
+	var flows []*sysflowv1.FileFlow
+	var events []*sysflowv1.FileEvent
+	for _, r := range stop() {
+		switch x := r.GetRec().(type) {
+		case *sysflowv1.Record_File:
+			paths[string(x.File.GetOid())] = x.File.GetPath()
+		case *sysflowv1.Record_FileFlow:
+			if x.FileFlow.GetProcOid().GetHpid() == int64(p) && paths[string(x.FileFlow.GetFileOid())] == path {
+				flows = append(flows, x.FileFlow)
+			}
+		case *sysflowv1.Record_FileEvent:
+			if x.FileEvent.GetProcOid().GetHpid() == int64(p) {
+				events = append(events, x.FileEvent)
+			}
+		}
+	}
+	if len(flows) != 1 || flows[0].GetOpFlags() != int32(open|write|truncate|close) || flows[0].GetNumWSendBytes() != 10 {
+		t.Errorf("flows of %s: %v; want one OPEN|WRITE_SEND|TRUNCATE|CLOSE with 10 bytes written (ftruncate)", path, flows)
+	}
+	if len(events) != 1 || events[0].GetOpFlags() != int32(truncate) || paths[string(events[0].GetFileOid())] != path || events[0].GetRet() != 0 {
+		t.Errorf("file events %v; want one TRUNCATE of %s (truncate)", events, path)
+	}
+}
+
+func TestNamespaces(t *testing.T) {
+	stop := capturing(t)
+	p, _ := bpftest.Run(t, "ns", "")
+	var got [][]string
+	for _, r := range stop() {
+		if e := r.GetProcessEvent(); e != nil && e.GetProcOid().GetHpid() == int64(p) &&
+			e.GetOpFlags() == int32(sysflowv1.OperationFlag_OPERATION_FLAG_SETNS) {
+			got = append(got, append(e.GetArgs(), fmt.Sprint(e.GetRet())))
+		}
+	}
+	want := [][]string{{"unshare", "CLONE_NEWUTS", "0"}, {"setns", "CLONE_NEWUTS", "0"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("SETNS events (args, ret) %v, want %v", got, want)
+	}
+}
+
+// An unconnected UDP socket gets one flow per peer, each with that peer's exact counts.
+func TestUDPPeers(t *testing.T) {
+	stop := capturing(t)
+	p, out := bpftest.Run(t, "udppeers", "")
+	f := strings.Fields(out)
+	server := netip.MustParseAddrPort(f[0])
+	type counts struct {
+		peer               netip.AddrPort
+		recvOps, recvBytes int64
+		sendOps, sendBytes int64
+	}
+	var got []counts
+	for _, fl := range networkFlows(stop(), p) {
+		src, dst := netEnds(fl)
+		if src != server {
+			continue // a client's
+		}
+		got = append(got, counts{dst, fl.GetNumRRecvOps(), fl.GetNumRRecvBytes(), fl.GetNumWSendOps(), fl.GetNumWSendBytes()})
+	}
+	var want []counts
+	for i, c := range f[1:] {
+		n := int64(i + 1)
+		want = append(want, counts{netip.MustParseAddrPort(c), 1, 100 * n, 1, 10 * n})
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("server flows (peer, recv ops, bytes, send ops, bytes):\ngot  %v\nwant %v", got, want)
+	}
+}
+
+func TestMmsg(t *testing.T) {
+	stop := capturing(t)
+	p, out := bpftest.Run(t, "mmsg", "")
+	f := strings.Fields(out)
+	client, server := netip.MustParseAddrPort(f[0]), netip.MustParseAddrPort(f[1])
+	var sent, received bool
+	for _, fl := range networkFlows(stop(), p) {
+		src, dst := netEnds(fl)
+		switch {
+		case src == client && dst == server:
+			sent = fl.GetNumWSendOps() == 2 && fl.GetNumWSendBytes() == 120
+			if !sent {
+				t.Errorf("client flow %v: want 2 sends, 120 bytes (one sendmmsg)", fl)
+			}
+		case src == server && dst == client:
+			received = fl.GetNumRRecvOps() == 2 && fl.GetNumRRecvBytes() == 120
+			if !received {
+				t.Errorf("server flow %v: want 2 receives, 120 bytes (one recvmmsg)", fl)
+			}
+		}
+	}
+	if !sent || !received {
+		t.Errorf("flows of pid %d: want the client's sendmmsg and the server's recvmmsg", p)
 	}
 }

@@ -94,15 +94,18 @@ func (c clock) decode(b []byte) (flow.Event, error) {
 		ev.Kind = flow.KindOpen
 		ev.Ret, ev.Flags, ev.Path, ev.DirFD = e.Ret, e.Flags, cString(e.Path[:]), e.Dirfd
 		ev.FD = int32(e.Ret)
-	case bpf.KindClose:
+	case bpf.KindClose, bpf.KindRepeer:
 		e, err := view[bpf.CloseEvent](b)
 		if err != nil {
 			return ev, err
 		}
 		ev.Kind = flow.KindClose
+		if h.Kind == bpf.KindRepeer {
+			ev.Kind = flow.KindRepeer
+		}
 		ev.FD = e.Fd
 		setCounts(&ev, e.Counts)
-	case bpf.KindConnect, bpf.KindAccept, bpf.KindSocket:
+	case bpf.KindConnect, bpf.KindAccept, bpf.KindSocket, bpf.KindBind, bpf.KindListen:
 		e, err := view[bpf.NetEvent](b)
 		if err != nil {
 			return ev, err
@@ -112,10 +115,17 @@ func (c clock) decode(b []byte) (flow.Event, error) {
 			ev.Kind = flow.KindConnect
 		case bpf.KindAccept:
 			ev.Kind = flow.KindAccept
+		case bpf.KindBind:
+			ev.Kind = flow.KindBind
+		case bpf.KindListen:
+			ev.Kind = flow.KindListen
 		default:
 			ev.Kind = flow.KindSocket
 		}
 		ev.FD, ev.Ret, ev.Proto = e.Fd, e.Ret, int32(e.Proto)
+		if ev.Proto == ipprotoMPTCP {
+			ev.Proto = 6 // Multipath TCP is TCP on the wire, and falls back to it
+		}
 		ev.Local = netip.AddrPortFrom(addr(e.Family, e.Saddr), e.Sport)
 		ev.Remote = netip.AddrPortFrom(addr(e.Family, e.Daddr), e.Dport)
 	case bpf.KindDup:
@@ -139,10 +149,56 @@ func (c clock) decode(b []byte) (flow.Event, error) {
 		}
 		ev.Kind, ev.Ret, ev.UID, ev.GID = flow.KindSetUID, e.Ret, e.Uid, e.Gid
 		ev.Args = []string{strconv.Itoa(int(e.Uid)), strconv.Itoa(int(e.Gid))}
+	case bpf.KindNS:
+		e, err := view[bpf.NSEvent](b)
+		if err != nil {
+			return ev, err
+		}
+		call := "setns"
+		if e.Op == bpf.NSUnshare {
+			call = "unshare"
+		}
+		ev.Kind, ev.Ret, ev.Args = flow.KindSetNS, e.Ret, []string{call, nsTypes(e.Flags)}
+	case bpf.KindShutdown:
+		e, err := view[bpf.ShutdownEvent](b)
+		if err != nil {
+			return ev, err
+		}
+		ev.Kind, ev.Ret, ev.FD = flow.KindShutdown, e.Ret, e.Fd
 	default:
 		return ev, fmt.Errorf("unknown record kind %d", h.Kind)
 	}
 	return ev, nil
+}
+
+// ipprotoMPTCP is the socket protocol of Multipath TCP sockets, which Go's listeners use where
+// the kernel has it.
+const ipprotoMPTCP = 262
+
+// Namespace types, as setns and unshare name them (CLONE_NEW* in <linux/sched.h>).
+var nsFlags = []struct {
+	bit  uint32
+	name string
+}{
+	{0x00020000, "CLONE_NEWNS"}, {0x02000000, "CLONE_NEWCGROUP"}, {0x04000000, "CLONE_NEWUTS"},
+	{0x08000000, "CLONE_NEWIPC"}, {0x10000000, "CLONE_NEWUSER"}, {0x20000000, "CLONE_NEWPID"},
+	{0x40000000, "CLONE_NEWNET"}, {0x00000080, "CLONE_NEWTIME"},
+}
+
+// nsTypes names the namespace types in flags, joined by "|"; other bits are kept in hex, and no
+// bits (setns's "any type") give "0".
+func nsTypes(flags uint32) string {
+	var names []string
+	for _, f := range nsFlags {
+		if flags&f.bit != 0 {
+			names = append(names, f.name)
+			flags &^= f.bit
+		}
+	}
+	if flags != 0 || len(names) == 0 {
+		names = append(names, "0x"+strconv.FormatUint(uint64(flags), 16))
+	}
+	return strings.Join(names, "|")
 }
 
 func setCounts(ev *flow.Event, c bpf.FDCounts) {

@@ -6,8 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +43,7 @@ type Source struct {
 	ready        chan struct{} // closed once the probe is attached
 	kernelDrops  atomic.Int64
 	decodeErrors atomic.Int64
+	observed     atomic.Int64
 }
 
 // New returns a live capture source; nothing is loaded until Run.
@@ -68,6 +72,9 @@ func (s *Source) KernelDrops() int64 { return s.kernelDrops.Load() }
 
 // DecodeErrors returns the kernel records that could not be decoded.
 func (s *Source) DecodeErrors() int64 { return s.decodeErrors.Load() }
+
+// ObservedSyscalls returns the system calls the probe accounted for in records, as last sampled.
+func (s *Source) ObservedSyscalls() int64 { return s.observed.Load() }
 
 // Check reports whether this machine can run the probe, without loading it.
 func Check() error { return bpf.Check() }
@@ -147,6 +154,10 @@ func (s *Source) Run(ctx context.Context, emit func(context.Context, *sysflowv1.
 				s.log.Warn("kernel dropped records: the ring buffer was full", "total", n)
 				s.kernelDrops.Store(int64(n))
 			}
+			if n, err := probe.Observed(); err == nil {
+				s.observed.Store(int64(n))
+			}
+			s.forgetDead(probe, open)
 		}
 		if err := agg.Tick(now.UnixNano()); err != nil {
 			return err
@@ -167,7 +178,7 @@ func (s *Source) handle(probe *bpf.Probe, table *proctable.Table, agg *flow.Aggr
 		table.Clone(ev)
 	case flow.KindSetUID:
 		table.SetUID(ev)
-	case flow.KindOpen, flow.KindConnect, flow.KindAccept, flow.KindSocket:
+	case flow.KindOpen, flow.KindConnect, flow.KindAccept, flow.KindSocket, flow.KindBind, flow.KindListen:
 		if ev.Ret >= 0 || ev.Ret == -115 { // EINPROGRESS: a non-blocking connect under way
 			if open[ev.PID] == nil {
 				open[ev.PID] = make(map[int32]bool)
@@ -206,6 +217,33 @@ func (s *Source) handle(probe *bpf.Probe, table *proctable.Table, agg *flow.Aggr
 		table.Exit(ev)
 	}
 	return nil
+}
+
+// forgetDead drops the kernel's counters of processes that are gone although their exit was not
+// seen (its record was lost), so that the kernel's table does not fill up with them.
+func (s *Source) forgetDead(probe *bpf.Probe, open openFDs) {
+	root := s.cfg.ProcRoot
+	if root == "" {
+		root = "/proc"
+	}
+	known := make(map[uint32]bool) // pid → gone, stat'ed once per sweep
+	n, err := probe.Forget(func(pid uint32) bool {
+		gone, ok := known[pid]
+		if !ok {
+			_, err := os.Stat(filepath.Join(root, strconv.FormatUint(uint64(pid), 10)))
+			gone = errors.Is(err, fs.ErrNotExist)
+			known[pid] = gone
+			if gone {
+				delete(open, int32(pid))
+			}
+		}
+		return gone
+	})
+	if err != nil {
+		s.log.Warn("sweep of dead processes' counters failed", "err", err)
+	} else if n > 0 {
+		s.log.Debug("forgot counters of processes whose exit was not seen", "descriptors", n)
+	}
 }
 
 // sampleCounters hands the aggregator the kernel's current per-fd totals.

@@ -76,8 +76,9 @@ type Stats struct {
 	// FailedOpens counts KindOpen events with an error return, which make no flow;
 	// FailedConnects KindConnect and KindAccept events with an error return.
 	FailedOpens, FailedConnects int64
-	// UnknownFDs counts KindClose and KindCounters events for a descriptor without a flow
-	// (opened before capture started, or forgotten).
+	// UnknownFDs counts KindClose, KindCounters, KindRepeer and KindShutdown events, and
+	// ftruncate calls, for a descriptor without a flow (opened before capture started, or
+	// forgotten).
 	UnknownFDs int64
 	// UnknownProcesses counts processes the ProcessSource did not know, described by a minimal
 	// entity made from the event.
@@ -176,11 +177,19 @@ func (a *Aggregator) Handle(ev Event) error {
 	case KindOpen:
 		a.open(&ev)
 	case KindClose:
-		a.data(&ev, true)
+		a.data(&ev, endClose)
+	case KindRepeer:
+		a.data(&ev, endPeer)
 	case KindCounters:
-		a.data(&ev, false)
-	case KindConnect, KindAccept, KindSocket:
+		a.data(&ev, endNone)
+	case KindConnect, KindAccept, KindSocket, KindBind, KindListen:
 		a.connect(&ev)
+	case KindShutdown:
+		if ev.Ret >= 0 {
+			a.mark(&ev, opShutdown)
+		}
+	case KindSetNS:
+		a.setNS(&ev)
 	case KindExec:
 		a.exec(&ev)
 	case KindClone:

@@ -39,6 +39,19 @@ const (
 	// KindDup: PID/TID made FD another descriptor of OldFD's file or socket (dup, dup2, dup3,
 	// fcntl F_DUPFD); its counters start at zero.
 	KindDup
+	// KindRepeer: FD, an unconnected socket, sent to or received from another peer than
+	// before; the counters are its totals for the previous peer, whose flow ends. A KindSocket
+	// naming the new peer follows.
+	KindRepeer
+	// KindBind: PID/TID bound socket FD to Local.
+	KindBind
+	// KindListen: PID/TID made socket FD, bound to Local, listen.
+	KindListen
+	// KindSetNS: PID/TID changed namespaces (setns or unshare); Args are the call's name and
+	// the namespace types it named, Ret its result.
+	KindSetNS
+	// KindShutdown: PID/TID shut down socket FD; Ret is the call's result.
+	KindShutdown
 )
 
 // Event is one observation of the capture layer, in wall-clock time.
@@ -102,4 +115,6 @@ const (
 	FileOpRename
 	FileOpChmod
 	FileOpChown
+	// FileOpTruncate truncates the file at Path (truncate), or the one open on FD (ftruncate).
+	FileOpTruncate
 )

@@ -18,6 +18,8 @@ var fileOpFlags = map[FileOp]sysflowv1.OperationFlag{
 	FileOpRename:  sysflowv1.OperationFlag_OPERATION_FLAG_RENAME,
 	FileOpChmod:   sysflowv1.OperationFlag_OPERATION_FLAG_CHMOD,
 	FileOpChown:   sysflowv1.OperationFlag_OPERATION_FLAG_CHOWN,
+	// Only truncate(2) makes a FileEvent: ftruncate(2) marks the descriptor's flow.
+	FileOpTruncate: sysflowv1.OperationFlag_OPERATION_FLAG_TRUNCATE,
 }
 
 // fileOp handles KindFileOp: a FileEvent on the file (and for link, symlink and rename the
@@ -44,6 +46,12 @@ func (a *Aggregator) fileOp(ev *Event) {
 		}
 		p = resolvePath(p, dir)
 		return &fileInfo{oid: FileOID(cid, p), path: p, container: cid, restype: restype, ts: ev.Time}
+	}
+	if ev.Op == FileOpTruncate && ev.Path == "" {
+		if ev.Ret >= 0 {
+			a.mark(ev, int32(op))
+		}
+		return
 	}
 	var file, second *fileInfo
 	switch {

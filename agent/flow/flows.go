@@ -20,6 +20,16 @@ const (
 	opReadRecv  = int32(sysflowv1.OperationFlag_OPERATION_FLAG_READ_RECV)
 	opWriteSend = int32(sysflowv1.OperationFlag_OPERATION_FLAG_WRITE_SEND)
 	opClose     = int32(sysflowv1.OperationFlag_OPERATION_FLAG_CLOSE)
+	opShutdown  = int32(sysflowv1.OperationFlag_OPERATION_FLAG_SHUTDOWN)
+	opBind      = int32(sysflowv1.OperationFlag_OPERATION_FLAG_BIND)
+	opListen    = int32(sysflowv1.OperationFlag_OPERATION_FLAG_LISTEN)
+)
+
+// How a KindClose, KindRepeer or KindCounters event ends a flow.
+const (
+	endNone  = iota // counters only
+	endClose        // the descriptor was closed
+	endPeer         // an unconnected socket turned to another peer
 )
 
 // fdKey names a descriptor of a process.
@@ -142,8 +152,8 @@ func (a *Aggregator) dirPath(ps *procState, fd int32) string {
 	return f.file.path
 }
 
-// connect handles KindConnect, KindAccept and KindSocket. The flow of an accept is on the descriptor accept
-// returned (Ret), or on FD when Ret does not name one.
+// connect handles KindConnect, KindAccept, KindSocket, KindBind and KindListen. The flow of an
+// accept is on the descriptor accept returned (Ret), or on FD when Ret does not name one.
 func (a *Aggregator) connect(ev *Event) {
 	if ev.Ret < 0 && ev.Ret != -einprogress {
 		a.stats.FailedConnects++
@@ -151,8 +161,13 @@ func (a *Aggregator) connect(ev *Event) {
 	}
 	accept := ev.Kind == KindAccept
 	fd, op := ev.FD, opConnect
-	if ev.Kind == KindSocket {
+	switch ev.Kind {
+	case KindSocket:
 		op = 0 // neither connected nor accepted while we watched
+	case KindBind:
+		op = opBind
+	case KindListen:
+		op = opListen
 	}
 	if accept {
 		op = opAccept
@@ -172,6 +187,12 @@ func (a *Aggregator) connect(ev *Event) {
 		}
 		if old.net != nil {
 			seen = old.seen
+			if old.pending == (counters{}) && old.flags&^(opBind|opListen) == 0 {
+				// A bound socket that now connects or hears from a peer: one flow, which
+				// keeps the bind.
+				op |= old.flags
+				old.flags = 0
+			}
 		}
 	} else if e, ok := a.parked[fdKey{ev.PID, fd}]; ok {
 		if old := e.Value.(*flow); old.net != nil && sameOID(old.ps.oid, ps.oid) {
@@ -181,8 +202,9 @@ func (a *Aggregator) connect(ev *Event) {
 	a.add(&flow{ps: ps, fd: fd, tid: ev.TID, net: ni, start: ev.Time, last: ev.Time, flags: op, seen: seen})
 }
 
-// data handles KindCounters and, when closing, KindClose.
-func (a *Aggregator) data(ev *Event, closing bool) {
+// data handles KindCounters, KindClose and KindRepeer, as end says.
+func (a *Aggregator) data(ev *Event, end int) {
+	closing := end != endNone
 	var f *flow
 	if ps := a.procs[ev.PID]; ps != nil {
 		f = ps.flows[ev.FD]
@@ -214,13 +236,40 @@ func (a *Aggregator) data(ev *Event, closing bool) {
 		a.byActivity.MoveToBack(f.actElem)
 	}
 	if closing {
-		f.flags |= opClose
+		if end == endClose {
+			f.flags |= opClose
+		}
 		f.last = max(f.last, ev.Time)
 		a.emitFlow(f, f.last)
 		if !idle {
 			a.remove(f)
 		}
 	}
+}
+
+// mark adds the operation op to the flow of ev's descriptor (shutdown, ftruncate), taking it
+// back if it was idle.
+func (a *Aggregator) mark(ev *Event, op int32) {
+	var f *flow
+	if ps := a.procs[ev.PID]; ps != nil {
+		f = ps.flows[ev.FD]
+	}
+	if f == nil {
+		e, ok := a.parked[fdKey{ev.PID, ev.FD}]
+		if !ok {
+			a.stats.UnknownFDs++
+			return
+		}
+		if f = e.Value.(*flow); !a.resume(f, ev) {
+			return
+		}
+		a.makeRoom()
+		a.insert(f)
+	} else {
+		a.byActivity.MoveToBack(f.actElem)
+	}
+	f.flags |= op
+	f.last = max(f.last, ev.Time)
 }
 
 // count adds the counters of ev, totals, to f and reports whether they moved.

@@ -7,8 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Kernel tests watch real processes doing known things. The test binary doubles as those
@@ -21,6 +25,11 @@ var workloads = map[string]func(arg string) error{
 	"fileops": fileOpsWorkload,
 	"net":     netWorkload,
 	"setuid":  setuidWorkload,
+	// Names and values below are the tests' contract: change them together.
+	"truncate": truncateWorkload,
+	"ns":       nsWorkload,
+	"udppeers": udpPeersWorkload,
+	"mmsg":     mmsgWorkload,
 }
 
 // Main runs the workload named by SYSFLUX_WORKLOAD, if any, and exits; otherwise it returns.
@@ -157,6 +166,9 @@ func netWorkload(network string) error {
 		if _, err := c.Write(up); err != nil {
 			return err
 		}
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil { // shutdown(SHUT_WR)
+			return err
+		}
 		if _, err := io.ReadFull(c, make([]byte, len(down))); err != nil {
 			return err
 		}
@@ -190,4 +202,143 @@ func netWorkload(network string) error {
 		return fmt.Errorf("client read %d bytes: %v", n, err)
 	}
 	return c.Close()
+}
+
+// truncateWorkload writes 10 bytes to path, cuts it to 4 with ftruncate and closes it, then
+// cuts it to 0 with truncate.
+func truncateWorkload(path string) error {
+	fd, err := syscall.Open(path, syscall.O_CREAT|syscall.O_RDWR|syscall.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := syscall.Write(fd, make([]byte, 10)); err != nil {
+		return err
+	}
+	if err := syscall.Ftruncate(fd, 4); err != nil {
+		return err
+	}
+	if err := syscall.Close(fd); err != nil {
+		return err
+	}
+	return syscall.Truncate(path, 0)
+}
+
+// nsWorkload moves one thread into a new UTS namespace with unshare, then back into its first with
+// setns.
+func nsWorkload(string) error {
+	runtime.LockOSThread() // the namespace is the thread's; it dies with the thread
+	ns, err := syscall.Open("/proc/thread-self/ns/uts", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(ns)
+	if err := unix.Unshare(unix.CLONE_NEWUTS); err != nil {
+		return fmt.Errorf("unshare: %w", err)
+	}
+	if err := unix.Setns(ns, unix.CLONE_NEWUTS); err != nil {
+		return fmt.Errorf("setns: %w", err)
+	}
+	return nil
+}
+
+// udpPeersWorkload runs a UDP server on 127.0.0.1 and three clients, which send it 100, 200 and
+// 300 bytes in turn; the server answers each with 10, 20 and 30 bytes. It prints the server's
+// address and then each client's.
+func udpPeersWorkload(string) error {
+	srv, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Print(srv.LocalAddr())
+	buf := make([]byte, 512)
+	for i := 1; i <= 3; i++ {
+		c, err := net.Dial("udp4", srv.LocalAddr().String())
+		if err != nil {
+			return err
+		}
+		fmt.Print(" ", c.LocalAddr())
+		if _, err := c.Write(make([]byte, 100*i)); err != nil {
+			return err
+		}
+		n, from, err := srv.ReadFrom(buf)
+		if err != nil || n != 100*i {
+			return fmt.Errorf("server read %d bytes: %v", n, err)
+		}
+		if _, err := srv.WriteTo(make([]byte, 10*i), from); err != nil {
+			return err
+		}
+		if n, err := c.Read(buf); err != nil || n != 10*i {
+			return fmt.Errorf("client read %d bytes: %v", n, err)
+		}
+		c.Close()
+	}
+	fmt.Println()
+	return nil
+}
+
+// mmsghdr is struct mmsghdr of <sys/socket.h>.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
+}
+
+// mmsgWorkload sends two datagrams of 50 and 70 bytes with one sendmmsg from a connected UDP
+// socket and receives both with one recvmmsg on the server's, on 127.0.0.1. It prints the
+// client's address and the server's.
+func mmsgWorkload(string) error {
+	srv, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(srv)
+	if err := unix.Bind(srv, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return err
+	}
+	sa, err := unix.Getsockname(srv)
+	if err != nil {
+		return err
+	}
+	c, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(c)
+	if err := unix.Connect(c, sa); err != nil {
+		return err
+	}
+	ca, err := unix.Getsockname(c)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("127.0.0.1:%d 127.0.0.1:%d\n", ca.(*unix.SockaddrInet4).Port, sa.(*unix.SockaddrInet4).Port)
+	mmsg := func(named bool, sizes ...int) []mmsghdr {
+		msgs := make([]mmsghdr, len(sizes))
+		for i, n := range sizes {
+			b := make([]byte, n)
+			iov := &unix.Iovec{Base: &b[0]}
+			iov.SetLen(n)
+			msgs[i].hdr.Iov = iov
+			msgs[i].hdr.SetIovlen(1)
+			if !named {
+				continue
+			}
+			name := new(unix.RawSockaddrInet4) // where recvmmsg says who sent
+			msgs[i].hdr.Name = (*byte)(unsafe.Pointer(name))
+			msgs[i].hdr.Namelen = uint32(unsafe.Sizeof(*name))
+		}
+		return msgs
+	}
+	out := mmsg(false, 50, 70)
+	n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(c), uintptr(unsafe.Pointer(&out[0])), 2, 0, 0, 0)
+	if errno != 0 || n != 2 {
+		return fmt.Errorf("sendmmsg sent %d: %v", n, errno)
+	}
+	in := mmsg(true, 512, 512)
+	n, _, errno = unix.Syscall6(unix.SYS_RECVMMSG, uintptr(srv), uintptr(unsafe.Pointer(&in[0])), 2, 0, 0, 0)
+	if errno != 0 || n != 2 || in[0].len != 50 || in[1].len != 70 {
+		return fmt.Errorf("recvmmsg received %d (%d and %d bytes): %v", n, in[0].len, in[1].len, errno)
+	}
+	return nil
 }

@@ -29,6 +29,7 @@ type agentFlags struct {
 	batchRecords  int
 	flowInterval  time.Duration
 	flowIdle      time.Duration
+	statsInterval time.Duration
 
 	capture *capture.Source // the live source, when not replaying
 }
@@ -43,6 +44,8 @@ func (f *agentFlags) register(cmd *cobra.Command, listenFlag string) {
 	cmd.Flags().Int64Var(&f.windowBytes, "window-bytes", 256<<20, "most encoded bytes kept for hubs")
 	cmd.Flags().IntVar(&f.batchRecords, "batch-records", 512, "most records sent to a hub in one message")
 	cmd.Flags().DurationVar(&f.flowInterval, "flow-interval", 30*time.Second, "how often an active flow is reported (live capture)")
+	cmd.Flags().DurationVar(&f.statsInterval, "stats-interval", 10*time.Second, "how often the agent sends its counters to hubs")
+	_ = cmd.Flags().MarkHidden("stats-interval")
 	cmd.Flags().DurationVar(&f.flowIdle, "flow-idle", 60*time.Second, "how long a flow may be idle before it is reported and forgotten (live capture)")
 }
 
@@ -114,11 +117,13 @@ func (f *agentFlags) newAgent(ln net.Listener, log *slog.Logger) (*agent.Agent, 
 			NodeID: node, AgentID: id, Epoch: time.Now().UnixNano(),
 			MaxRecords: f.windowRecords, MaxBytes: f.windowBytes, Overflow: overflow,
 		},
-		BatchRecords: f.batchRecords,
-		Logger:       log,
+		BatchRecords:  f.batchRecords,
+		StatsInterval: f.statsInterval,
+		Logger:        log,
 	}
 	if f.capture != nil {
 		cfg.KernelDrops, cfg.DecodeErrors = f.capture.KernelDrops, f.capture.DecodeErrors
+		cfg.ObservedSyscalls = f.capture.ObservedSyscalls
 	}
 	return agent.New(cfg), nil
 }
