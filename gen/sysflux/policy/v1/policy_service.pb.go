@@ -1186,11 +1186,11 @@ const file_sysflux_policy_v1_policy_service_proto_rawDesc = "" +
 	"\x10PRIORITY_WARNING\x10\x05\x12\x13\n" +
 	"\x0fPRIORITY_NOTICE\x10\x06\x12\x1a\n" +
 	"\x16PRIORITY_INFORMATIONAL\x10\a\x12\x12\n" +
-	"\x0ePRIORITY_DEBUG\x10\b2\x86\x03\n" +
-	"\rPolicyService\x12d\n" +
-	"\rValidateRules\x12'.sysflux.policy.v1.ValidateRulesRequest\x1a(.sysflux.policy.v1.ValidateRulesResponse\"\x00\x12U\n" +
-	"\bPutRules\x12\".sysflux.policy.v1.PutRulesRequest\x1a#.sysflux.policy.v1.PutRulesResponse\"\x00\x12X\n" +
-	"\tListRules\x12#.sysflux.policy.v1.ListRulesRequest\x1a$.sysflux.policy.v1.ListRulesResponse\"\x00\x12^\n" +
+	"\x0ePRIORITY_DEBUG\x10\b2\x8c\x03\n" +
+	"\rPolicyService\x12g\n" +
+	"\rValidateRules\x12'.sysflux.policy.v1.ValidateRulesRequest\x1a(.sysflux.policy.v1.ValidateRulesResponse\"\x03\x90\x02\x01\x12U\n" +
+	"\bPutRules\x12\".sysflux.policy.v1.PutRulesRequest\x1a#.sysflux.policy.v1.PutRulesResponse\"\x00\x12[\n" +
+	"\tListRules\x12#.sysflux.policy.v1.ListRulesRequest\x1a$.sysflux.policy.v1.ListRulesResponse\"\x03\x90\x02\x01\x12^\n" +
 	"\vDeleteRules\x12%.sysflux.policy.v1.DeleteRulesRequest\x1a&.sysflux.policy.v1.DeleteRulesResponse\"\x00B\xcc\x01\n" +
 	"\x15com.sysflux.policy.v1B\x12PolicyServiceProtoP\x01Z9github.com/sysflux/sysflux/gen/sysflux/policy/v1;policyv1\xa2\x02\x03SPX\xaa\x02\x11Sysflux.Policy.V1\xca\x02\x11Sysflux\\Policy\\V1\xe2\x02\x1dSysflux\\Policy\\V1\\GPBMetadata\xea\x02\x13Sysflux::Policy::V1b\x06proto3"
 

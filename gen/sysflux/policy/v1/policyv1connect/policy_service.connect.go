@@ -83,6 +83,7 @@ func NewPolicyServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			httpClient,
 			baseURL+PolicyServiceValidateRulesProcedure,
 			connect.WithSchema(policyServiceMethods.ByName("ValidateRules")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
 		putRules: connect.NewClient[v1.PutRulesRequest, v1.PutRulesResponse](
@@ -95,6 +96,7 @@ func NewPolicyServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			httpClient,
 			baseURL+PolicyServiceListRulesProcedure,
 			connect.WithSchema(policyServiceMethods.ByName("ListRules")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
 		deleteRules: connect.NewClient[v1.DeleteRulesRequest, v1.DeleteRulesResponse](
@@ -164,6 +166,7 @@ func NewPolicyServiceHandler(svc PolicyServiceHandler, opts ...connect.HandlerOp
 		PolicyServiceValidateRulesProcedure,
 		svc.ValidateRules,
 		connect.WithSchema(policyServiceMethods.ByName("ValidateRules")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
 	policyServicePutRulesHandler := connect.NewUnaryHandler(
@@ -176,6 +179,7 @@ func NewPolicyServiceHandler(svc PolicyServiceHandler, opts ...connect.HandlerOp
 		PolicyServiceListRulesProcedure,
 		svc.ListRules,
 		connect.WithSchema(policyServiceMethods.ByName("ListRules")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
 	policyServiceDeleteRulesHandler := connect.NewUnaryHandler(
