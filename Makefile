@@ -70,9 +70,11 @@ fuzz: ## Run every fuzz target for FUZZTIME each
 		done; \
 	done
 
+# The capture overhead report runs the live agent: as root it measures, otherwise it skips.
 .PHONY: bench
-bench: ## Measure throughput against an in-process baseline (see BENCHMARKS.md)
+bench: ## Measure throughput, and capture overhead as root (redis-server, redis-tools); see BENCHMARKS.md
 	SYSFLUX_BENCH=1 $(GO) test -run '^TestBenchReport$$' -count=1 -v ./hub/ | grep -v '^=== '
+	SYSFLUX_BENCH=1 $(GO) test -run '^TestOverheadReport$$' -count=1 -v ./cmd/sysflux/ | grep -v '^=== '
 
 .PHONY: grpcurl
 grpcurl: ## Build bin/grpcurl at the pinned version
