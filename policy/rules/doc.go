@@ -36,6 +36,9 @@
 // column, and the kind and name of the item. Positions inside conditions are mapped back to
 // the file through YAML's folding and indentation, for plain, quoted and block scalars.
 //
+// Expansion is bounded: a condition may not grow past 100,000 nodes, nor a list past 100,000
+// items, once expanded (Falco's own rules stay below 1,300 nodes and 110 items).
+//
 // Not done, for lack of a field table: checking that fields exist, the warnings about rules
 // without event types, and checking outputs.
 package rules

@@ -607,6 +607,31 @@ func TestErrorPositions(t *testing.T) {
 	}
 }
 
+// TestErrorPositionsAppended checks that an error in an appended condition points into the
+// file that appended it.
+func TestErrorPositionsAppended(t *testing.T) {
+	_, err := load(t, base, `
+- macro: spawned
+  condition: and missing_macro
+  override:
+    condition: append
+- rule: shell
+  condition: >
+    and not
+      other_macro
+  override:
+    condition: append
+`)
+	want := []string{
+		`b.yaml:2:18: macro "spawned": Undefined macro 'missing_macro' used in filter.`,
+		`a.yaml:7:14: rule "shell": macro 'spawned' has errors`,
+		`b.yaml:8:7: rule "shell": Undefined macro 'other_macro' used in filter.`,
+	}
+	if diff := cmp.Diff(want, errorStrings(t, err)); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
+
 // TestErrorsCollected checks that every item in error is reported, and the others loaded.
 func TestErrorsCollected(t *testing.T) {
 	set, err := load(t, `
