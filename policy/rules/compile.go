@@ -51,8 +51,14 @@ type Rule struct {
 	Enabled             bool
 	WarnEvttypes        bool
 	SkipIfUnknownFilter bool
-	File                string // where the rule was defined (last, if it was redefined)
-	Line                int
+	// Actions are what the rule does when it matches, as SysFlow's policies name them
+	// (action: [alert, tag, drop]); empty for Falco rules, which alert.
+	Actions []string
+	// Prefilter lists the SysFlow record types (PE, FF, NF, ...) the rule applies to, as
+	// SysFlow's policies give them; empty means every type.
+	Prefilter []string
+	File      string // where the rule was defined (last, if it was redefined)
+	Line      int
 }
 
 // Macro is a compiled macro.
@@ -300,6 +306,8 @@ func (c *compiler) rule(ri *ruleInfo) (Rule, bool) {
 		Enabled:             ri.enabled,
 		WarnEvttypes:        ri.warnEvttypes,
 		SkipIfUnknownFilter: ri.skipIfUnknownFilter,
+		Actions:             ri.actions,
+		Prefilter:           ri.prefilter,
 		File:                ri.pos.file,
 		Line:                ri.pos.line,
 	}

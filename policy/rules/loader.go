@@ -116,6 +116,7 @@ type ruleInfo struct {
 	warnEvttypes        bool
 	skipIfUnknownFilter bool
 	exceptions          []*exceptionInfo
+	actions, prefilter  []string // SysFlow's policy keys
 }
 
 // ruleUpdate is an append to a rule or a replacement of some of its keys; nil fields are

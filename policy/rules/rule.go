@@ -116,6 +116,19 @@ func (r *reader) readRule(item *yaml.Node) *Error {
 	if v.tags, err = r.tags(item, c); err != nil {
 		return err
 	}
+	// SysFlow's policies name the rule's actions and the record types it applies to.
+	for _, key := range []string{"action", "actions"} {
+		if lookup(item, key) != nil {
+			if v.actions, err = r.words(item, key, c); err != nil {
+				return err
+			}
+		}
+	}
+	if lookup(item, "prefilter") != nil {
+		if v.prefilter, err = r.words(item, "prefilter", c); err != nil {
+			return err
+		}
+	}
 	if v.exceptions, err = r.exceptions(item, c, false); err != nil {
 		return err
 	}
@@ -477,6 +490,26 @@ func (r *reader) priority(item *yaml.Node, c itemCtx) (Priority, *Error) {
 		return p, nil
 	}
 	return 0, r.fail(n, c, "Invalid priority")
+}
+
+// words reads a key whose value is one word or a sequence of them.
+func (r *reader) words(item *yaml.Node, key string, c itemCtx) ([]string, *Error) {
+	n := deref(lookup(item, key))
+	if n.Kind == yaml.ScalarNode {
+		return []string{n.Value}, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, r.fail(n, c, "Value is not a sequence (value for '%s')", key)
+	}
+	var out []string
+	for _, w := range n.Content {
+		w = deref(w)
+		if w.Kind != yaml.ScalarNode {
+			return nil, r.fail(w, c, "sequence value is not scalar")
+		}
+		out = append(out, w.Value)
+	}
+	return out, nil
 }
 
 // tags reads a rule's tags as a sorted set.
