@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+	"cel.dev/cel-go/ext"
+
+	"github.com/sysflux/sysflux/policy/field"
+)
+
+var (
+	envOnce sync.Once
+	env     *cel.Env
+	envErr  error
+)
+
+// Env returns the CEL environment conditions compile in: every field of package field as a
+// variable, and the functions package translate writes.
+func Env() (*cel.Env, error) {
+	envOnce.Do(func() { env, envErr = newEnv() })
+	return env, envErr
+}
+
+func celType(t field.Type) *cel.Type {
+	switch t {
+	case field.String:
+		return cel.StringType
+	case field.Int:
+		return cel.IntType
+	case field.Bool:
+		return cel.BoolType
+	case field.StringList:
+		return cel.ListType(cel.StringType)
+	case field.IntList:
+		return cel.ListType(cel.IntType)
+	case field.StringMap:
+		return cel.MapType(cel.StringType, cel.StringType)
+	}
+	return cel.DynType
+}
+
+func newEnv() (*cel.Env, error) {
+	opts := []cel.EnvOption{ext.Strings(), cel.CrossTypeNumericComparisons(true)}
+	for _, f := range field.All() {
+		opts = append(opts, cel.Variable(f.Name, celType(f.Type)))
+	}
+	listOf := cel.ListType(cel.TypeParamType("T"))
+	opts = append(opts,
+		// holds(x): x when it is a bool, false when it is an error (a missing field).
+		cel.Function("holds", cel.Overload("holds_bool", []*cel.Type{cel.BoolType}, cel.BoolType,
+			cel.OverloadIsNonStrict(), cel.UnaryBinding(func(v ref.Val) ref.Val {
+				if b, ok := v.(types.Bool); ok {
+					return b
+				}
+				return types.False
+			}))),
+		// present(x): whether x has a value.
+		cel.Function("present", cel.Overload("present_dyn", []*cel.Type{cel.DynType}, cel.BoolType,
+			cel.OverloadIsNonStrict(), cel.UnaryBinding(func(v ref.Val) ref.Val {
+				return types.Bool(!types.IsUnknownOrError(v))
+			}))),
+		// ancestors(l): l without its first element (the process itself).
+		cel.Function("ancestors", cel.Overload("ancestors_list", []*cel.Type{listOf}, listOf,
+			cel.UnaryBinding(func(v ref.Val) ref.Val {
+				l := v.(traits.Lister)
+				n := int(l.Size().(types.Int))
+				if n <= 1 {
+					return types.NewDynamicList(types.DefaultTypeAdapter, []ref.Val{})
+				}
+				out := make([]ref.Val, 0, n-1)
+				for i := 1; i < n; i++ {
+					out = append(out, l.Get(types.Int(i)))
+				}
+				return types.NewDynamicList(types.DefaultTypeAdapter, out)
+			}))),
+		cel.Function("glob", cel.Overload("glob_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
+			cel.BinaryBinding(func(s, pat ref.Val) ref.Val {
+				return types.Bool(Glob(string(pat.(types.String)), string(s.(types.String))))
+			}))),
+		cel.Function("pmatch", cel.Overload("pmatch_string_list", []*cel.Type{cel.StringType, cel.ListType(cel.StringType)}, cel.BoolType,
+			cel.BinaryBinding(func(s, l ref.Val) ref.Val {
+				p := string(s.(types.String))
+				it := l.(traits.Lister).Iterator()
+				for it.HasNext() == types.True {
+					if PathPrefix(string(it.Next().(types.String)), p) {
+						return types.True
+					}
+				}
+				return types.False
+			}))),
+		cel.Function("basename", cel.Overload("basename_string", []*cel.Type{cel.StringType}, cel.StringType,
+			cel.UnaryBinding(func(s ref.Val) ref.Val {
+				p := string(s.(types.String))
+				if p == "" {
+					return types.String("")
+				}
+				return types.String(path.Base(p))
+			}))),
+		cel.Function("b64dec", cel.Overload("b64dec_string", []*cel.Type{cel.StringType}, cel.StringType,
+			cel.UnaryBinding(func(s ref.Val) ref.Val {
+				b, err := base64.StdEncoding.DecodeString(string(s.(types.String)))
+				if err != nil {
+					return types.String(s.(types.String)) // Falco leaves values that are not base64 as they are
+				}
+				return types.String(b)
+			}))),
+		cel.Function("bcontains", cel.Overload("bcontains_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
+			cel.BinaryBinding(func(s, h ref.Val) ref.Val {
+				b, _ := hex.DecodeString(string(h.(types.String)))
+				return types.Bool(strings.Contains(string(s.(types.String)), string(b)))
+			}))),
+		cel.Function("bstartswith", cel.Overload("bstartswith_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
+			cel.BinaryBinding(func(s, h ref.Val) ref.Val {
+				b, _ := hex.DecodeString(string(h.(types.String)))
+				return types.Bool(strings.HasPrefix(string(s.(types.String)), string(b)))
+			}))),
+	)
+	return cel.NewEnv(opts...)
+}
+
+// Glob reports whether name matches the shell pattern pat, as Falco's glob operator does: *
+// and ? match any character, / included.
+func Glob(pat, name string) bool {
+	// filepath.Match stops * at /; Falco's glob (fnmatch without FNM_PATHNAME) does not.
+	ok, err := filepath.Match(strings.ReplaceAll(pat, "/", "\x00"), strings.ReplaceAll(name, "/", "\x00"))
+	return err == nil && ok
+}
+
+// PathPrefix reports whether path is prefix or lies under it, as Falco's pmatch does: /etc
+// matches /etc and /etc/passwd, not /etcd.
+func PathPrefix(prefix, p string) bool {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if prefix == "" {
+		return strings.HasPrefix(p, "/")
+	}
+	return p == prefix || strings.HasPrefix(p, prefix+"/")
+}

@@ -1,0 +1,170 @@
+package translate_test
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sysflux/sysflux/policy/condition"
+	"github.com/sysflux/sysflux/policy/rules"
+	"github.com/sysflux/sysflux/policy/translate"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const fixtures = "../../../shared/fixtures"
+
+// The CEL of every rule of the fixture rules files, next to the Falco condition it comes from,
+// is kept in testdata/*.golden: a change to the translation shows there as a readable diff.
+func TestGolden(t *testing.T) {
+	for _, name := range []string{"falco-rules/falco_rules.yaml", "falco-rules/falco-incubating_rules.yaml"} {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			l := rules.NewLoader()
+			if err := l.LoadFile(filepath.Join(fixtures, name)); err != nil {
+				t.Fatal(err)
+			}
+			rs, err := l.Compile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for _, r := range rs.Rules {
+				fmt.Fprintf(&b, "# %s\n", r.Name)
+				if !r.Applicable {
+					fmt.Fprintf(&b, "not applicable: source %s\n\n", r.Source)
+					continue
+				}
+				res, err := translate.Translate(r.Condition)
+				var na *translate.NotApplicableError
+				switch {
+				case errors.As(err, &na):
+					fmt.Fprintf(&b, "not applicable: %s\n\n", na.Reason)
+				case err != nil:
+					t.Errorf("rule %q: %v", r.Name, err)
+				default:
+					fmt.Fprintf(&b, "%s\n\n", res.CEL)
+				}
+			}
+			golden := filepath.Join("testdata", strings.TrimSuffix(filepath.Base(name), ".yaml")+".cel.golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != string(want) {
+				t.Errorf("translation differs from %s; run go test -update and read the diff", golden)
+			}
+		})
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	for _, tc := range []struct{ cond, cel string }{
+		{`proc.name = bash`, `proc.name == "bash"`},
+		{`proc.name != bash`, `proc.name != "bash"`},
+		{`not proc.name = bash`, `!holds(proc.name == "bash")`},
+		{`proc.pid > 100 and proc.pid <= 0x200`, `proc.pid > 100 && proc.pid <= 512`},
+		{`fd.name contains /etc or fd.name icontains SHADOW`, `fd.name.contains("/etc") || fd.name.lowerAscii().contains("shadow")`},
+		{`fd.name startswith /etc and fd.name endswith .conf`, `fd.name.startsWith("/etc") && fd.name.endsWith(".conf")`},
+		{`fd.name glob '/home/*/.ssh/*'`, `glob(fd.name, "/home/*/.ssh/*")`},
+		{`fd.name iglob '/HOME/*'`, `glob(fd.name.lowerAscii(), "/home/*")`},
+		{`proc.name regex 'ba.h'`, `proc.name.matches("^(?:ba.h)$")`},
+		{`proc.name in (bash, sh)`, `proc.name in ["bash", "sh"]`},
+		{`fd.name pmatch (/etc, /usr/lib)`, `pmatch(fd.name, ["/etc", "/usr/lib"])`},
+		{`proc.aname = sshd`, `"sshd" in ancestors(proc.aname)`},
+		{`proc.aname[2] = sshd`, `proc.aname[2] == "sshd"`},
+		{`proc.aname in (sshd, bash)`, `ancestors(proc.aname).exists(x, x in ["sshd", "bash"])`},
+		{`evt.type = execve`, `"execve" in evt.type`},
+		{`evt.type != execve`, `!evt.type.exists(x, x == "execve")`},
+		{`evt.arg.path = /etc`, `evt.arg["path"] == "/etc"`},
+		{`evt.arg[path] = /etc`, `evt.arg["path"] == "/etc"`},
+		{`proc.name exists`, `present(proc.name)`},
+		{`tolower(proc.name) = bash`, `proc.name.lowerAscii() == "bash"`},
+		{`basename(proc.exe) = val(proc.name)`, `basename(proc.exe) == proc.name`},
+		{`len(proc.args) > 3`, `size(proc.args) > 3`},
+		{`proc.cmdline bcontains 2d65`, `bcontains(proc.cmdline, "2d65")`},
+		{`container.privileged = true`, `container.privileged == true`},
+		{`sf.opflags = EXEC`, `"EXEC" in sf.opflags`},
+		{`(proc.name = a or proc.name = b) and not (fd.name = c)`, `(proc.name == "a" || proc.name == "b") && !holds(fd.name == "c")`},
+	} {
+		e, err := condition.Parse(tc.cond)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.cond, err)
+		}
+		res, err := translate.Translate(e)
+		if err != nil {
+			t.Errorf("%s: %v", tc.cond, err)
+			continue
+		}
+		if res.CEL != tc.cel {
+			t.Errorf("%s:\n got %s\nwant %s", tc.cond, res.CEL, tc.cel)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	for _, tc := range []struct{ cond, err string }{
+		{`proc.nam = bash`, "1:1: unknown field proc.nam"},
+		{`proc.pid = abc`, `1:12: expected a number, not "abc"`},
+		{`proc.name[1] = x`, "1:1: field proc.name takes no argument"},
+		{`evt.arg = x`, "1:1: field evt.arg needs an argument"},
+		{`proc.aname[x] = a`, `1:1: field proc.aname takes a number as index, not "x"`},
+		{`proc.pid contains 1`, "1:1: proc.pid: contains applies to strings, and the field is int"},
+		{`proc.name = bash and proc.pid = x`, `1:33: expected a number, not "x"`},
+	} {
+		e, err := condition.Parse(tc.cond)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.cond, err)
+		}
+		_, err = translate.Translate(e)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+			t.Errorf("%s: error %v, want %s", tc.cond, err, tc.err)
+		}
+	}
+	for _, tc := range []struct{ cond, reason string }{
+		{`evt.type = ptrace`, "its evt.type values (ptrace) are system calls no SysFlow record stands for"},
+		{`thread.cap_effective contains CAP_SYS_ADMIN`, "field thread.cap_effective: SysFlow records do not carry capabilities"},
+	} {
+		e, _ := condition.Parse(tc.cond)
+		_, err := translate.Translate(e)
+		var na *translate.NotApplicableError
+		if !errors.As(err, &na) || na.Reason != tc.reason {
+			t.Errorf("%s: %v, want not applicable: %s", tc.cond, err, tc.reason)
+		}
+	}
+}
+
+func TestMatch(t *testing.T) {
+	for _, tc := range []struct {
+		cond  string
+		flags int32
+		any   bool
+		types string
+	}{
+		{`evt.type = execve and proc.name = bash`, 2, false, "[]"},
+		{`evt.type in (open, openat) or evt.type = connect`, 128 | 64, false, "[]"},
+		{`proc.name = bash`, 0, true, "[]"},
+		{`evt.type = execve or proc.name = bash`, 0, true, "[]"},
+		{`not evt.type = execve`, 0, true, "[]"},
+		{`sf.type = PE and sf.opflags = EXEC`, 2, false, "[RECORD_TYPE_PROCESS_EVENT]"},
+		{`sf.type in (FF, FE)`, 0, true, "[RECORD_TYPE_FILE_FLOW RECORD_TYPE_FILE_EVENT]"},
+	} {
+		e, _ := condition.Parse(tc.cond)
+		res, err := translate.Translate(e)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.cond, err)
+		}
+		m := res.Match
+		if m.Flags != tc.flags || m.AnyFlag != tc.any || fmt.Sprint(m.Types) != tc.types {
+			t.Errorf("%s: match %+v, want flags %d any %v types %s", tc.cond, m, tc.flags, tc.any, tc.types)
+		}
+	}
+}
