@@ -11,9 +11,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sysflux/sysflux/hub/alert"
 	"github.com/sysflux/sysflux/hub/fanin"
 	"github.com/sysflux/sysflux/hub/ring"
 	"github.com/sysflux/sysflux/hub/service"
+	"github.com/sysflux/sysflux/policy/engine"
 )
 
 // Config configures a Hub.
@@ -26,6 +28,10 @@ type Config struct {
 	Ring ring.Limits
 	// MinBackoff and MaxBackoff bound the wait between agent connection attempts.
 	MinBackoff, MaxBackoff time.Duration
+	// Rules is the rule set the hub evaluates records against; nil evaluates none.
+	Rules *engine.Active
+	// Falcosidekick is the URL alerts are posted to, as Falco posts them; "" posts none.
+	Falcosidekick string
 	// Logger receives the hub's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -35,6 +41,7 @@ type Hub struct {
 	ring    *ring.Ring
 	fanin   *fanin.Fanin
 	service *service.Service
+	policy  *policy // nil without rules
 	log     *slog.Logger
 }
 
@@ -45,16 +52,55 @@ func New(cfg Config) (*Hub, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := ring.New(cfg.Ring)
-	f, err := fanin.New(fanin.Config{
+	fcfg := fanin.Config{
 		Agents: cfg.Agents, HubID: cfg.ID, Ring: r,
 		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff,
 		Logger: log.With("component", "fanin"),
-	})
+	}
+	var p *policy
+	if cfg.Rules != nil {
+		p = &policy{rules: cfg.Rules, broker: alert.NewBroker(0), agents: map[string]*agentPolicy{}, log: log.With("component", "policy")}
+		if cfg.Falcosidekick != "" {
+			p.sender = alert.NewSender(alert.SenderConfig{URL: cfg.Falcosidekick, Logger: log.With("component", "falcosidekick")})
+		}
+		fcfg.Inspect = p.inspect
+	}
+	f, err := fanin.New(fcfg)
 	if err != nil {
 		return nil, err
 	}
-	svc := service.New(service.Config{Ring: r, Agents: f, Logger: log.With("component", "api")})
-	return &Hub{ring: r, fanin: f, service: svc, log: log}, nil
+	scfg := service.Config{Ring: r, Agents: f, Policy: cfg.Rules, Logger: log.With("component", "api")}
+	if p != nil {
+		scfg.Alerts = p.broker
+	}
+	svc := service.New(scfg)
+	return &Hub{ring: r, fanin: f, service: svc, policy: p, log: log}, nil
+}
+
+// PolicyStats are counts of the hub's rule evaluation.
+type PolicyStats struct {
+	// Evaluated records (entities excluded), Alerts raised, records Dropped and Tagged by rules,
+	// and records that could not be decoded for evaluation.
+	Evaluated, Alerts, Dropped, Tagged, DecodeErrors int64
+	// Sent, SendDropped and SendFailures count alerts posted to Falcosidekick, alerts it never
+	// took, and failed attempts.
+	Sent, SendDropped, SendFailures int64
+}
+
+// PolicyStats returns the counts of the hub's rule evaluation; zero without rules.
+func (h *Hub) PolicyStats() PolicyStats {
+	p := h.policy
+	if p == nil {
+		return PolicyStats{}
+	}
+	st := PolicyStats{
+		Evaluated: p.evaluated.Load(), Alerts: p.alerts.Load(), Dropped: p.dropped.Load(),
+		Tagged: p.tagged.Load(), DecodeErrors: p.decodeErrors.Load(),
+	}
+	if p.sender != nil {
+		st.Sent, st.SendDropped, st.SendFailures = p.sender.Stats()
+	}
+	return st
 }
 
 // Ring returns the hub's ring.
@@ -75,6 +121,9 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	srv.BaseContext = func(net.Listener) context.Context { return ctx } // ends streams on shutdown
 	g.Go(func() error { return h.fanin.Run(ctx) })
+	if h.policy != nil && h.policy.sender != nil {
+		g.Go(func() error { return h.policy.sender.Run(ctx) })
+	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve %s: %w", ln.Addr(), err)

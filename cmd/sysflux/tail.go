@@ -27,13 +27,16 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 		types, nodes   []string
 		ops            []string
 		fromOldest     bool
+		alerts         bool
+		onlyAlerts     bool
 		connectTimeout time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "tail",
 		Short: "Print records from a hub as they arrive",
 		Example: `  sysflux tail --hub 127.0.0.1:7700 --count 10
-  sysflux tail --json --type file_flow --op open --op write_send`,
+  sysflux tail --json --type file_flow --op open --op write_send
+  sysflux tail --only-alerts`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := logs.logger()
@@ -41,6 +44,12 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 				return err
 			}
 			req := &hubv1.SubscribeRequest{NodeIds: nodes, FromOldest: fromOldest}
+			switch {
+			case onlyAlerts:
+				req.Content = hubv1.SubscribeContent_SUBSCRIBE_CONTENT_ALERTS
+			case alerts:
+				req.Content = hubv1.SubscribeContent_SUBSCRIBE_CONTENT_RECORDS_AND_ALERTS
+			}
 			for _, t := range splitList(types) {
 				rt, err := sysflux.ParseRecordType(t)
 				if err != nil {
@@ -89,6 +98,28 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 			defer sub.Close()
 			var n int64
 			for sub.Next() {
+				if a := sub.Alert(); a != nil {
+					if asJSON {
+						b, err := protojson.Marshal(a)
+						if err != nil {
+							return err
+						}
+						out.Write(b)
+						out.WriteByte('\n')
+					} else {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", a.GetTime().AsTime().UTC().Format("15:04:05.000000"), a.GetHostname(),
+							a.GetPosition().GetAgentId(), a.GetPosition().GetSeq(), "ALERT", a.GetRule()+": "+a.GetOutput())
+						tw.Flush()
+					}
+					n++
+					if count > 0 && n >= count {
+						return nil
+					}
+					if err := out.Flush(); err != nil {
+						return err
+					}
+					continue
+				}
 				rec := sub.Record()
 				if asJSON {
 					b, err := protojson.Marshal(rec)
@@ -128,6 +159,8 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 	cmd.Flags().StringArrayVar(&types, "type", nil, "record types to print, e.g. process,file_flow (repeatable)")
 	cmd.Flags().StringArrayVar(&nodes, "node", nil, "nodes to print records of (repeatable)")
 	cmd.Flags().StringArrayVar(&ops, "op", nil, "print records with any of these operations, e.g. open,connect (repeatable)")
+	cmd.Flags().BoolVar(&alerts, "alerts", false, "print the alerts of the hub's rules too")
+	cmd.Flags().BoolVar(&onlyAlerts, "only-alerts", false, "print only the alerts of the hub's rules")
 	cmd.Flags().BoolVar(&fromOldest, "from-oldest", false, "start with the oldest record the hub holds, not the next new one")
 	cmd.Flags().DurationVar(&connectTimeout, "connect-timeout", 10*time.Second, "how long to wait for the hub at start")
 	return cmd

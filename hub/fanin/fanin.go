@@ -38,6 +38,10 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the wait between connection attempts; zero means 100ms and
 	// 5s.
 	MinBackoff, MaxBackoff time.Duration
+	// Inspect, when set, sees every batch of records before the ring does, with the agent's
+	// Hello; it may mark records Dropped or replace their Raw encoding (to tag them). It runs
+	// on the agent's stream goroutine, one batch at a time per agent.
+	Inspect func(hello *agentv1.Hello, entries []ring.Entry)
 	// Logger receives the fan-in's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -206,6 +210,9 @@ func (f *Fanin) stream(ctx context.Context, c *agentConn, log *slog.Logger) (got
 			entries, err = decodeBatch(body, hello, entries[:0])
 			if err != nil {
 				return got, err
+			}
+			if f.cfg.Inspect != nil {
+				f.cfg.Inspect(hello, entries)
 			}
 			res := f.cfg.Ring.Append(hello.GetAgentId(), entries)
 			c.addCounts(res)

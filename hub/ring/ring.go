@@ -18,6 +18,9 @@ type Entry struct {
 	OpFlags int32
 	// Raw is the record's protobuf encoding. It is never modified once appended.
 	Raw []byte
+	// Dropped marks a record a drop rule filtered out: Append counts it as received (the
+	// agent's position moves past it) but does not keep it.
+	Dropped bool
 }
 
 // Position is a place in one agent's delivery sequence.
@@ -44,6 +47,8 @@ type AppendResult struct {
 	Appended int
 	// Duplicates were at or before the agent's last appended position and were dropped.
 	Duplicates int
+	// Dropped were new but marked Dropped: counted as received, not kept.
+	Dropped int
 	// Last is the agent's last appended position after the call.
 	Last Position
 }
@@ -92,12 +97,18 @@ func (r *Ring) Append(agentID string, entries []Entry) AppendResult {
 			continue
 		}
 		last = p
+		if e.Dropped {
+			res.Dropped++
+			continue
+		}
 		r.push(*e)
 		res.Appended++
 	}
 	res.Last = last
-	if res.Appended > 0 {
+	if res.Appended > 0 || res.Dropped > 0 {
 		r.last[agentID] = last
+	}
+	if res.Appended > 0 {
 		close(r.changed)
 		r.changed = make(chan struct{})
 	}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,7 +19,10 @@ import (
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
 	"github.com/sysflux/sysflux/gen/sysflux/hub/v1/hubv1connect"
+	"github.com/sysflux/sysflux/gen/sysflux/policy/v1/policyv1connect"
+	"github.com/sysflux/sysflux/hub/alert"
 	"github.com/sysflux/sysflux/hub/ring"
+	"github.com/sysflux/sysflux/policy/engine"
 )
 
 // agentLister reports the agents a hub reads from.
@@ -32,6 +36,12 @@ type Config struct {
 	Ring *ring.Ring
 	// Agents reports agent state for ListAgents; nil reports none.
 	Agents agentLister
+	// Alerts are the alerts of the hub's rules, for subscribers that ask for them; nil serves
+	// none.
+	Alerts *alert.Broker
+	// Policy is the rule set in force, which the policy RPCs read and change; nil serves no
+	// policy RPCs.
+	Policy *engine.Active
 	// ReadBatch is the most records read from the ring at a time; zero means 1024.
 	ReadBatch int
 	// Logger receives the service's logs; nil discards them.
@@ -56,8 +66,8 @@ func New(cfg Config) *Service {
 	return &Service{cfg: cfg, log: log}
 }
 
-// Handler returns an HTTP handler serving HubService, gRPC health and gRPC reflection over
-// gRPC, gRPC-Web and Connect. Serve it with HTTP/1.1 and cleartext HTTP/2 enabled (or TLS).
+// Handler returns an HTTP handler serving HubService, PolicyService when Config.Policy is set,
+// gRPC health and gRPC reflection over gRPC, gRPC-Web and Connect. Serve it with HTTP/1.1 and cleartext HTTP/2 enabled (or TLS).
 func (s *Service) Handler(opts ...connect.HandlerOption) http.Handler {
 	opts = append([]connect.HandlerOption{
 		connect.WithCodec(binaryCodec{}),
@@ -71,9 +81,14 @@ func (s *Service) Handler(opts ...connect.HandlerOption) http.Handler {
 	mux.Handle(hubv1connect.HubServiceListAgentsProcedure, connect.NewUnaryHandler(
 		hubv1connect.HubServiceListAgentsProcedure, s.ListAgents,
 		append(opts, connect.WithSchema(methods.ByName("ListAgents")), connect.WithIdempotency(connect.IdempotencyNoSideEffects))...))
-	checker := grpchealth.NewStaticChecker(hubv1connect.HubServiceName)
+	services := []string{hubv1connect.HubServiceName}
+	if s.cfg.Policy != nil {
+		mux.Handle(policyv1connect.NewPolicyServiceHandler(newPolicyService(s.cfg.Policy, s.log.With("service", "policy")), opts...))
+		services = append(services, policyv1connect.PolicyServiceName)
+	}
+	checker := grpchealth.NewStaticChecker(services...)
 	mux.Handle(grpchealth.NewHandler(checker))
-	reflector := grpcreflect.NewStaticReflector(hubv1connect.HubServiceName, grpchealth.HealthV1ServiceName)
+	reflector := grpcreflect.NewStaticReflector(append(services, grpchealth.HealthV1ServiceName)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	return mux
@@ -164,18 +179,67 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 	if req.Msg.GetFromOldest() {
 		liveFrom = 0
 	}
+	content := req.Msg.GetContent()
+	wantRecords := content != hubv1.SubscribeContent_SUBSCRIBE_CONTENT_ALERTS
+	wantAlerts := content == hubv1.SubscribeContent_SUBSCRIBE_CONTENT_ALERTS || content == hubv1.SubscribeContent_SUBSCRIBE_CONTENT_RECORDS_AND_ALERTS
+	if wantAlerts && s.cfg.Alerts == nil {
+		return connect.NewError(connect.CodeFailedPrecondition, errors.New("this hub evaluates no rules, so it has no alerts"))
+	}
+	var alertCursor int64
+	if wantAlerts {
+		alertCursor = s.cfg.Alerts.End()
+	}
 	log := s.log.With("peer", req.Peer().Addr)
-	log.Info("subscriber connected", "from", cursor, "resume_agents", len(f.resume))
+	log.Info("subscriber connected", "from", cursor, "resume_agents", len(f.resume), "content", content.String())
 	defer log.Info("subscriber gone")
 
 	var (
-		buf  = make([]ring.Entry, s.cfg.ReadBatch)
-		recs [][]byte
-		out  encodedSubscribeResponse
+		buf    = make([]ring.Entry, s.cfg.ReadBatch)
+		alerts = make([]alert.Item, 256)
+		recs   [][]byte
+		out    encodedSubscribeResponse
 	)
 	hb := time.NewTimer(f.heartbeat)
 	defer hb.Stop()
 	for {
+		var alertsChanged <-chan struct{}
+		if wantAlerts {
+			alertsChanged = s.cfg.Alerts.Changed()
+			n, next, lost := s.cfg.Alerts.Read(alertCursor, alerts)
+			if lost > 0 {
+				log.Warn("subscriber fell behind the alerts", "lost", lost)
+				msg := &hubv1.SubscribeResponse{Item: &hubv1.SubscribeResponse_Lost{Lost: &hubv1.RecordsLost{
+					LostRecords: lost,
+					Reason:      "alerts: the subscriber fell further behind than the hub's alert log holds",
+				}}}
+				if err := sendMessage(stream, msg); err != nil {
+					return err
+				}
+			}
+			for i := range alerts[:n] {
+				if err := sendMessage(stream, &hubv1.SubscribeResponse{Item: &hubv1.SubscribeResponse_Alert{Alert: alertMessage(&alerts[i])}}); err != nil {
+					return err
+				}
+				alerts[i] = alert.Item{}
+			}
+			alertCursor = next
+			if n > 0 {
+				hb.Reset(f.heartbeat)
+			}
+		}
+		if !wantRecords {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-alertsChanged:
+			case <-hb.C:
+				if err := sendHeartbeat(stream); err != nil {
+					return err
+				}
+				hb.Reset(f.heartbeat)
+			}
+			continue
+		}
 		changed := r.Changed()
 		n, next, lost := r.Read(cursor, buf)
 		if lost > 0 {
@@ -221,14 +285,36 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 		case <-ctx.Done():
 			return nil
 		case <-changed:
+		case <-alertsChanged:
 		case <-hb.C:
-			msg := &hubv1.SubscribeResponse{Item: &hubv1.SubscribeResponse_Heartbeat{Heartbeat: &hubv1.SubscribeHeartbeat{SendTime: timestamppb.Now()}}}
-			if err := sendMessage(stream, msg); err != nil {
+			if err := sendHeartbeat(stream); err != nil {
 				return err
 			}
 			hb.Reset(f.heartbeat)
 		}
 	}
+}
+
+func sendHeartbeat(stream *connect.ServerStream[encodedSubscribeResponse]) error {
+	msg := &hubv1.SubscribeResponse{Item: &hubv1.SubscribeResponse_Heartbeat{Heartbeat: &hubv1.SubscribeHeartbeat{SendTime: timestamppb.Now()}}}
+	return sendMessage(stream, msg)
+}
+
+// alertMessage converts an alert for the stream.
+func alertMessage(it *alert.Item) *hubv1.Alert {
+	a := it.Alert
+	m := &hubv1.Alert{
+		Rule: a.Rule, Priority: a.Priority, Output: a.Output, Time: timestamppb.New(a.Time),
+		Source: a.Source, Tags: a.Tags, Hostname: a.Hostname,
+		OutputFields: make(map[string]string, len(a.OutputFields)),
+		Position:     &sysflowv1.Position{AgentId: it.AgentID, Epoch: it.Epoch, Seq: it.Seq},
+	}
+	for k, v := range a.OutputFields {
+		if v != nil {
+			m.OutputFields[k] = fmt.Sprint(v)
+		}
+	}
+	return m
 }
 
 // sendMessage sends a response that is not a batch of records.

@@ -59,10 +59,12 @@ type Subscription struct {
 	failures     int         // failed attempts since the last message; >0 means wait first
 	lastErr      error       // the error of the last failed attempt, nil after a message
 
-	batch []*sysflowv1.Record // received, not yet delivered
-	rec   *sysflowv1.Record
-	err   error
-	done  bool
+	batch  []*sysflowv1.Record // received, not yet delivered
+	alerts []*hubv1.Alert      // received, not yet delivered
+	rec    *sysflowv1.Record
+	alert  *hubv1.Alert
+	err    error
+	done   bool
 
 	closed     atomic.Bool
 	lost       atomic.Int64
@@ -133,14 +135,23 @@ func (c *Client) All(ctx context.Context, req *hubv1.SubscribeRequest) iter.Seq2
 // Next advances to the next record, which Record then returns. It blocks until a record
 // arrives, reconnecting as needed, and returns false when the subscription has ended; Err then
 // says why.
+//
+// A subscription with content ALERTS or RECORDS_AND_ALERTS also advances to alerts, which Alert
+// returns (Record is then nil). Alerts are live: a reconnected subscription gets the alerts
+// raised from then on.
 func (s *Subscription) Next() bool {
-	s.rec = nil
+	s.rec, s.alert = nil, nil
 	if s.done {
 		return false
 	}
 	for {
 		if s.ctx.Err() != nil {
 			return s.finish(nil)
+		}
+		if len(s.alerts) > 0 {
+			s.alert, s.alerts[0] = s.alerts[0], nil
+			s.alerts = s.alerts[1:]
+			return true
 		}
 		if r := s.nextBuffered(); r != nil {
 			s.rec = r
@@ -166,9 +177,12 @@ func (s *Subscription) Next() bool {
 	}
 }
 
-// Record returns the record Next advanced to, or nil after Next returned false. The caller owns
-// the record.
+// Record returns the record Next advanced to, or nil after Next returned false or advanced to
+// an alert. The caller owns the record.
 func (s *Subscription) Record() *sysflowv1.Record { return s.rec }
+
+// Alert returns the alert Next advanced to, or nil when it advanced to a record.
+func (s *Subscription) Alert() *hubv1.Alert { return s.alert }
 
 // Err returns the error that ended the subscription: the hub's error (with its gRPC status) or
 // ctx's error, wrapped with the hub's address; ctx's error also names the last failure when the
@@ -290,6 +304,8 @@ func (s *Subscription) handle(resp *hubv1.SubscribeResponse) {
 		s.batch = item.Batch.GetRecords()
 	case *hubv1.SubscribeResponse_Heartbeat:
 		// Only resets the watchdog, which recv did.
+	case *hubv1.SubscribeResponse_Alert:
+		s.alerts = append(s.alerts, item.Alert)
 	case *hubv1.SubscribeResponse_Lost:
 		n := item.Lost.GetLostRecords()
 		s.lost.Add(n)

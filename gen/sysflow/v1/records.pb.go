@@ -688,6 +688,8 @@ type Record struct {
 	Epoch int64 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// The record's position in the agent's sequence for this epoch, starting at 1, without gaps.
 	Seq int64 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Tags added by the hub's tag rules (the rules' tags), when the record matched one.
+	Tags []string `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty"`
 	// The SysFlow record itself. The field number of each member is 10 plus its RecordType value.
 	//
 	// Types that are valid to be assigned to Rec:
@@ -765,6 +767,13 @@ func (x *Record) GetSeq() int64 {
 		return x.Seq
 	}
 	return 0
+}
+
+func (x *Record) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
 }
 
 func (x *Record) GetRec() isRecord_Rec {
@@ -2721,12 +2730,13 @@ var File_sysflow_v1_records_proto protoreflect.FileDescriptor
 const file_sysflow_v1_records_proto_rawDesc = "" +
 	"\n" +
 	"\x18sysflow/v1/records.proto\x12\n" +
-	"sysflow.v1\"\xf0\x05\n" +
+	"sysflow.v1\"\x84\x06\n" +
 	"\x06Record\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x03R\x05epoch\x12\x10\n" +
-	"\x03seq\x18\x04 \x01(\x03R\x03seq\x12.\n" +
+	"\x03seq\x18\x04 \x01(\x03R\x03seq\x12\x12\n" +
+	"\x04tags\x18\x05 \x03(\tR\x04tags\x12.\n" +
 	"\x06header\x18\v \x01(\v2\x14.sysflow.v1.SFHeaderH\x00R\x06header\x125\n" +
 	"\tcontainer\x18\f \x01(\v2\x15.sysflow.v1.ContainerH\x00R\tcontainer\x12/\n" +
 	"\aprocess\x18\r \x01(\v2\x13.sysflow.v1.ProcessH\x00R\aprocess\x12&\n" +

@@ -30,6 +30,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SubscribeContent says what a subscription receives.
+type SubscribeContent int32
+
+const (
+	// Records only, the default.
+	SubscribeContent_SUBSCRIBE_CONTENT_UNSPECIFIED SubscribeContent = 0
+	// Records only.
+	SubscribeContent_SUBSCRIBE_CONTENT_RECORDS SubscribeContent = 1
+	// Alerts only, from the next new alert on; the record filters do not apply to them.
+	SubscribeContent_SUBSCRIBE_CONTENT_ALERTS SubscribeContent = 2
+	// Records and alerts.
+	SubscribeContent_SUBSCRIBE_CONTENT_RECORDS_AND_ALERTS SubscribeContent = 3
+)
+
+// Enum value maps for SubscribeContent.
+var (
+	SubscribeContent_name = map[int32]string{
+		0: "SUBSCRIBE_CONTENT_UNSPECIFIED",
+		1: "SUBSCRIBE_CONTENT_RECORDS",
+		2: "SUBSCRIBE_CONTENT_ALERTS",
+		3: "SUBSCRIBE_CONTENT_RECORDS_AND_ALERTS",
+	}
+	SubscribeContent_value = map[string]int32{
+		"SUBSCRIBE_CONTENT_UNSPECIFIED":        0,
+		"SUBSCRIBE_CONTENT_RECORDS":            1,
+		"SUBSCRIBE_CONTENT_ALERTS":             2,
+		"SUBSCRIBE_CONTENT_RECORDS_AND_ALERTS": 3,
+	}
+)
+
+func (x SubscribeContent) Enum() *SubscribeContent {
+	p := new(SubscribeContent)
+	*p = x
+	return p
+}
+
+func (x SubscribeContent) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SubscribeContent) Descriptor() protoreflect.EnumDescriptor {
+	return file_sysflux_hub_v1_hub_service_proto_enumTypes[0].Descriptor()
+}
+
+func (SubscribeContent) Type() protoreflect.EnumType {
+	return &file_sysflux_hub_v1_hub_service_proto_enumTypes[0]
+}
+
+func (x SubscribeContent) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SubscribeContent.Descriptor instead.
+func (SubscribeContent) EnumDescriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{0}
+}
+
 // SubscribeRequest selects the records a subscriber receives. Selectors of different kinds must
 // all match; an empty selector matches everything.
 type SubscribeRequest struct {
@@ -49,8 +106,10 @@ type SubscribeRequest struct {
 	FromOldest bool `protobuf:"varint,5,opt,name=from_oldest,json=fromOldest,proto3" json:"from_oldest,omitempty"`
 	// How long the stream may stay idle before the hub sends a heartbeat; zero means 10 seconds.
 	HeartbeatInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=heartbeat_interval,json=heartbeatInterval,proto3" json:"heartbeat_interval,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// What the subscriber receives: records, the alerts of the hub's rules, or both.
+	Content       SubscribeContent `protobuf:"varint,7,opt,name=content,proto3,enum=sysflux.hub.v1.SubscribeContent" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -125,6 +184,13 @@ func (x *SubscribeRequest) GetHeartbeatInterval() *durationpb.Duration {
 	return nil
 }
 
+func (x *SubscribeRequest) GetContent() SubscribeContent {
+	if x != nil {
+		return x.Content
+	}
+	return SubscribeContent_SUBSCRIBE_CONTENT_UNSPECIFIED
+}
+
 // SubscribeResponse is one item of a subscription stream.
 type SubscribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -135,6 +201,7 @@ type SubscribeResponse struct {
 	//	*SubscribeResponse_Batch
 	//	*SubscribeResponse_Heartbeat
 	//	*SubscribeResponse_Lost
+	//	*SubscribeResponse_Alert
 	Item          isSubscribeResponse_Item `protobuf_oneof:"item"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -204,6 +271,15 @@ func (x *SubscribeResponse) GetLost() *RecordsLost {
 	return nil
 }
 
+func (x *SubscribeResponse) GetAlert() *Alert {
+	if x != nil {
+		if x, ok := x.Item.(*SubscribeResponse_Alert); ok {
+			return x.Alert
+		}
+	}
+	return nil
+}
+
 type isSubscribeResponse_Item interface {
 	isSubscribeResponse_Item()
 }
@@ -223,11 +299,138 @@ type SubscribeResponse_Lost struct {
 	Lost *RecordsLost `protobuf:"bytes,3,opt,name=lost,proto3,oneof"`
 }
 
+type SubscribeResponse_Alert struct {
+	// An alert raised by one of the hub's rules.
+	Alert *Alert `protobuf:"bytes,4,opt,name=alert,proto3,oneof"`
+}
+
 func (*SubscribeResponse_Batch) isSubscribeResponse_Item() {}
 
 func (*SubscribeResponse_Heartbeat) isSubscribeResponse_Item() {}
 
 func (*SubscribeResponse_Lost) isSubscribeResponse_Item() {}
+
+func (*SubscribeResponse_Alert) isSubscribeResponse_Item() {}
+
+// Alert is an alert of a rule, with the fields of Falco's JSON alert format.
+type Alert struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule's name.
+	Rule string `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// The rule's priority, as Falco names it: Emergency, Alert, Critical, Error, Warning, Notice,
+	// Informational, Debug.
+	Priority string `protobuf:"bytes,2,opt,name=priority,proto3" json:"priority,omitempty"`
+	// The rendered output, prefixed with the time and the priority as Falco prints it.
+	Output string `protobuf:"bytes,3,opt,name=output,proto3" json:"output,omitempty"`
+	// The time of the record that raised it.
+	Time *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// The values of the fields the output names, rendered as text; fields without a value are
+	// absent.
+	OutputFields map[string]string `protobuf:"bytes,5,rep,name=output_fields,json=outputFields,proto3" json:"output_fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The rule's event source, syscall.
+	Source string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	// The rule's tags.
+	Tags []string `protobuf:"bytes,7,rep,name=tags,proto3" json:"tags,omitempty"`
+	// The node the record comes from.
+	Hostname string `protobuf:"bytes,8,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	// Where the record that raised it is in its agent's sequence.
+	Position      *v1.Position `protobuf:"bytes,9,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Alert) Reset() {
+	*x = Alert{}
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Alert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Alert) ProtoMessage() {}
+
+func (x *Alert) ProtoReflect() protoreflect.Message {
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Alert.ProtoReflect.Descriptor instead.
+func (*Alert) Descriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Alert) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *Alert) GetPriority() string {
+	if x != nil {
+		return x.Priority
+	}
+	return ""
+}
+
+func (x *Alert) GetOutput() string {
+	if x != nil {
+		return x.Output
+	}
+	return ""
+}
+
+func (x *Alert) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Alert) GetOutputFields() map[string]string {
+	if x != nil {
+		return x.OutputFields
+	}
+	return nil
+}
+
+func (x *Alert) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Alert) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *Alert) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
+}
+
+func (x *Alert) GetPosition() *v1.Position {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
 
 // ListAgentsRequest asks for the hub's agents.
 type ListAgentsRequest struct {
@@ -238,7 +441,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[2]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +453,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[2]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +466,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{2}
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{3}
 }
 
 // ListAgentsResponse lists the hub's agents.
@@ -277,7 +480,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[3]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -289,7 +492,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[3]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -302,7 +505,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{3}
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*AgentStatus {
@@ -323,7 +526,7 @@ type SubscribeHeartbeat struct {
 
 func (x *SubscribeHeartbeat) Reset() {
 	*x = SubscribeHeartbeat{}
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[4]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -335,7 +538,7 @@ func (x *SubscribeHeartbeat) String() string {
 func (*SubscribeHeartbeat) ProtoMessage() {}
 
 func (x *SubscribeHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[4]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -348,7 +551,7 @@ func (x *SubscribeHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeHeartbeat.ProtoReflect.Descriptor instead.
 func (*SubscribeHeartbeat) Descriptor() ([]byte, []int) {
-	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{4}
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SubscribeHeartbeat) GetSendTime() *timestamppb.Timestamp {
@@ -371,7 +574,7 @@ type RecordsLost struct {
 
 func (x *RecordsLost) Reset() {
 	*x = RecordsLost{}
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[5]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -383,7 +586,7 @@ func (x *RecordsLost) String() string {
 func (*RecordsLost) ProtoMessage() {}
 
 func (x *RecordsLost) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[5]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -396,7 +599,7 @@ func (x *RecordsLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordsLost.ProtoReflect.Descriptor instead.
 func (*RecordsLost) Descriptor() ([]byte, []int) {
-	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{5}
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RecordsLost) GetLostRecords() int64 {
@@ -440,7 +643,7 @@ type AgentStatus struct {
 
 func (x *AgentStatus) Reset() {
 	*x = AgentStatus{}
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[6]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +655,7 @@ func (x *AgentStatus) String() string {
 func (*AgentStatus) ProtoMessage() {}
 
 func (x *AgentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[6]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +668,7 @@ func (x *AgentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStatus.ProtoReflect.Descriptor instead.
 func (*AgentStatus) Descriptor() ([]byte, []int) {
-	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{6}
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AgentStatus) GetAddress() string {
@@ -535,7 +738,7 @@ var File_sysflux_hub_v1_hub_service_proto protoreflect.FileDescriptor
 
 const file_sysflux_hub_v1_hub_service_proto_rawDesc = "" +
 	"\n" +
-	" sysflux/hub/v1/hub_service.proto\x12\x0esysflux.hub.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18sysflow/v1/records.proto\"\xa7\x02\n" +
+	" sysflux/hub/v1/hub_service.proto\x12\x0esysflux.hub.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18sysflow/v1/records.proto\"\xe3\x02\n" +
 	"\x10SubscribeRequest\x129\n" +
 	"\frecord_types\x18\x01 \x03(\x0e2\x16.sysflow.v1.RecordTypeR\vrecordTypes\x12\x19\n" +
 	"\bnode_ids\x18\x02 \x03(\tR\anodeIds\x12\x19\n" +
@@ -543,12 +746,27 @@ const file_sysflux_hub_v1_hub_service_proto_rawDesc = "" +
 	"\fresume_after\x18\x04 \x03(\v2\x14.sysflow.v1.PositionR\vresumeAfter\x12\x1f\n" +
 	"\vfrom_oldest\x18\x05 \x01(\bR\n" +
 	"fromOldest\x12H\n" +
-	"\x12heartbeat_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\"\xc3\x01\n" +
+	"\x12heartbeat_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x12:\n" +
+	"\acontent\x18\a \x01(\x0e2 .sysflux.hub.v1.SubscribeContentR\acontent\"\xf2\x01\n" +
 	"\x11SubscribeResponse\x12/\n" +
 	"\x05batch\x18\x01 \x01(\v2\x17.sysflow.v1.RecordBatchH\x00R\x05batch\x12B\n" +
 	"\theartbeat\x18\x02 \x01(\v2\".sysflux.hub.v1.SubscribeHeartbeatH\x00R\theartbeat\x121\n" +
-	"\x04lost\x18\x03 \x01(\v2\x1b.sysflux.hub.v1.RecordsLostH\x00R\x04lostB\x06\n" +
-	"\x04item\"\x13\n" +
+	"\x04lost\x18\x03 \x01(\v2\x1b.sysflux.hub.v1.RecordsLostH\x00R\x04lost\x12-\n" +
+	"\x05alert\x18\x04 \x01(\v2\x15.sysflux.hub.v1.AlertH\x00R\x05alertB\x06\n" +
+	"\x04item\"\x88\x03\n" +
+	"\x05Alert\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x1a\n" +
+	"\bpriority\x18\x02 \x01(\tR\bpriority\x12\x16\n" +
+	"\x06output\x18\x03 \x01(\tR\x06output\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12L\n" +
+	"\routput_fields\x18\x05 \x03(\v2'.sysflux.hub.v1.Alert.OutputFieldsEntryR\foutputFields\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\x12\x12\n" +
+	"\x04tags\x18\a \x03(\tR\x04tags\x12\x1a\n" +
+	"\bhostname\x18\b \x01(\tR\bhostname\x120\n" +
+	"\bposition\x18\t \x01(\v2\x14.sysflow.v1.PositionR\bposition\x1a?\n" +
+	"\x11OutputFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
 	"\x11ListAgentsRequest\"I\n" +
 	"\x12ListAgentsResponse\x123\n" +
 	"\x06agents\x18\x01 \x03(\v2\x1b.sysflux.hub.v1.AgentStatusR\x06agents\"M\n" +
@@ -567,7 +785,12 @@ const file_sysflux_hub_v1_hub_service_proto_rawDesc = "" +
 	"\x11duplicate_records\x18\a \x01(\x03R\x10duplicateRecords\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\b \x01(\tR\tlastError\x12=\n" +
-	"\fconnect_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vconnectTime2\xb9\x01\n" +
+	"\fconnect_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vconnectTime*\x9c\x01\n" +
+	"\x10SubscribeContent\x12!\n" +
+	"\x1dSUBSCRIBE_CONTENT_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19SUBSCRIBE_CONTENT_RECORDS\x10\x01\x12\x1c\n" +
+	"\x18SUBSCRIBE_CONTENT_ALERTS\x10\x02\x12(\n" +
+	"$SUBSCRIBE_CONTENT_RECORDS_AND_ALERTS\x10\x032\xb9\x01\n" +
 	"\n" +
 	"HubService\x12T\n" +
 	"\tSubscribe\x12 .sysflux.hub.v1.SubscribeRequest\x1a!.sysflux.hub.v1.SubscribeResponse\"\x000\x01\x12U\n" +
@@ -587,41 +810,50 @@ func file_sysflux_hub_v1_hub_service_proto_rawDescGZIP() []byte {
 	return file_sysflux_hub_v1_hub_service_proto_rawDescData
 }
 
-var file_sysflux_hub_v1_hub_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_sysflux_hub_v1_hub_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_sysflux_hub_v1_hub_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_sysflux_hub_v1_hub_service_proto_goTypes = []any{
-	(*SubscribeRequest)(nil),      // 0: sysflux.hub.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 1: sysflux.hub.v1.SubscribeResponse
-	(*ListAgentsRequest)(nil),     // 2: sysflux.hub.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),    // 3: sysflux.hub.v1.ListAgentsResponse
-	(*SubscribeHeartbeat)(nil),    // 4: sysflux.hub.v1.SubscribeHeartbeat
-	(*RecordsLost)(nil),           // 5: sysflux.hub.v1.RecordsLost
-	(*AgentStatus)(nil),           // 6: sysflux.hub.v1.AgentStatus
-	(v1.RecordType)(0),            // 7: sysflow.v1.RecordType
-	(*v1.Position)(nil),           // 8: sysflow.v1.Position
-	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
-	(*v1.RecordBatch)(nil),        // 10: sysflow.v1.RecordBatch
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(SubscribeContent)(0),         // 0: sysflux.hub.v1.SubscribeContent
+	(*SubscribeRequest)(nil),      // 1: sysflux.hub.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 2: sysflux.hub.v1.SubscribeResponse
+	(*Alert)(nil),                 // 3: sysflux.hub.v1.Alert
+	(*ListAgentsRequest)(nil),     // 4: sysflux.hub.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),    // 5: sysflux.hub.v1.ListAgentsResponse
+	(*SubscribeHeartbeat)(nil),    // 6: sysflux.hub.v1.SubscribeHeartbeat
+	(*RecordsLost)(nil),           // 7: sysflux.hub.v1.RecordsLost
+	(*AgentStatus)(nil),           // 8: sysflux.hub.v1.AgentStatus
+	nil,                           // 9: sysflux.hub.v1.Alert.OutputFieldsEntry
+	(v1.RecordType)(0),            // 10: sysflow.v1.RecordType
+	(*v1.Position)(nil),           // 11: sysflow.v1.Position
+	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
+	(*v1.RecordBatch)(nil),        // 13: sysflow.v1.RecordBatch
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
 }
 var file_sysflux_hub_v1_hub_service_proto_depIdxs = []int32{
-	7,  // 0: sysflux.hub.v1.SubscribeRequest.record_types:type_name -> sysflow.v1.RecordType
-	8,  // 1: sysflux.hub.v1.SubscribeRequest.resume_after:type_name -> sysflow.v1.Position
-	9,  // 2: sysflux.hub.v1.SubscribeRequest.heartbeat_interval:type_name -> google.protobuf.Duration
-	10, // 3: sysflux.hub.v1.SubscribeResponse.batch:type_name -> sysflow.v1.RecordBatch
-	4,  // 4: sysflux.hub.v1.SubscribeResponse.heartbeat:type_name -> sysflux.hub.v1.SubscribeHeartbeat
-	5,  // 5: sysflux.hub.v1.SubscribeResponse.lost:type_name -> sysflux.hub.v1.RecordsLost
-	6,  // 6: sysflux.hub.v1.ListAgentsResponse.agents:type_name -> sysflux.hub.v1.AgentStatus
-	11, // 7: sysflux.hub.v1.SubscribeHeartbeat.send_time:type_name -> google.protobuf.Timestamp
-	8,  // 8: sysflux.hub.v1.AgentStatus.last_position:type_name -> sysflow.v1.Position
-	11, // 9: sysflux.hub.v1.AgentStatus.connect_time:type_name -> google.protobuf.Timestamp
-	0,  // 10: sysflux.hub.v1.HubService.Subscribe:input_type -> sysflux.hub.v1.SubscribeRequest
-	2,  // 11: sysflux.hub.v1.HubService.ListAgents:input_type -> sysflux.hub.v1.ListAgentsRequest
-	1,  // 12: sysflux.hub.v1.HubService.Subscribe:output_type -> sysflux.hub.v1.SubscribeResponse
-	3,  // 13: sysflux.hub.v1.HubService.ListAgents:output_type -> sysflux.hub.v1.ListAgentsResponse
-	12, // [12:14] is the sub-list for method output_type
-	10, // [10:12] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	10, // 0: sysflux.hub.v1.SubscribeRequest.record_types:type_name -> sysflow.v1.RecordType
+	11, // 1: sysflux.hub.v1.SubscribeRequest.resume_after:type_name -> sysflow.v1.Position
+	12, // 2: sysflux.hub.v1.SubscribeRequest.heartbeat_interval:type_name -> google.protobuf.Duration
+	0,  // 3: sysflux.hub.v1.SubscribeRequest.content:type_name -> sysflux.hub.v1.SubscribeContent
+	13, // 4: sysflux.hub.v1.SubscribeResponse.batch:type_name -> sysflow.v1.RecordBatch
+	6,  // 5: sysflux.hub.v1.SubscribeResponse.heartbeat:type_name -> sysflux.hub.v1.SubscribeHeartbeat
+	7,  // 6: sysflux.hub.v1.SubscribeResponse.lost:type_name -> sysflux.hub.v1.RecordsLost
+	3,  // 7: sysflux.hub.v1.SubscribeResponse.alert:type_name -> sysflux.hub.v1.Alert
+	14, // 8: sysflux.hub.v1.Alert.time:type_name -> google.protobuf.Timestamp
+	9,  // 9: sysflux.hub.v1.Alert.output_fields:type_name -> sysflux.hub.v1.Alert.OutputFieldsEntry
+	11, // 10: sysflux.hub.v1.Alert.position:type_name -> sysflow.v1.Position
+	8,  // 11: sysflux.hub.v1.ListAgentsResponse.agents:type_name -> sysflux.hub.v1.AgentStatus
+	14, // 12: sysflux.hub.v1.SubscribeHeartbeat.send_time:type_name -> google.protobuf.Timestamp
+	11, // 13: sysflux.hub.v1.AgentStatus.last_position:type_name -> sysflow.v1.Position
+	14, // 14: sysflux.hub.v1.AgentStatus.connect_time:type_name -> google.protobuf.Timestamp
+	1,  // 15: sysflux.hub.v1.HubService.Subscribe:input_type -> sysflux.hub.v1.SubscribeRequest
+	4,  // 16: sysflux.hub.v1.HubService.ListAgents:input_type -> sysflux.hub.v1.ListAgentsRequest
+	2,  // 17: sysflux.hub.v1.HubService.Subscribe:output_type -> sysflux.hub.v1.SubscribeResponse
+	5,  // 18: sysflux.hub.v1.HubService.ListAgents:output_type -> sysflux.hub.v1.ListAgentsResponse
+	17, // [17:19] is the sub-list for method output_type
+	15, // [15:17] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_sysflux_hub_v1_hub_service_proto_init() }
@@ -633,19 +865,21 @@ func file_sysflux_hub_v1_hub_service_proto_init() {
 		(*SubscribeResponse_Batch)(nil),
 		(*SubscribeResponse_Heartbeat)(nil),
 		(*SubscribeResponse_Lost)(nil),
+		(*SubscribeResponse_Alert)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sysflux_hub_v1_hub_service_proto_rawDesc), len(file_sysflux_hub_v1_hub_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   7,
+			NumEnums:      1,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_sysflux_hub_v1_hub_service_proto_goTypes,
 		DependencyIndexes: file_sysflux_hub_v1_hub_service_proto_depIdxs,
+		EnumInfos:         file_sysflux_hub_v1_hub_service_proto_enumTypes,
 		MessageInfos:      file_sysflux_hub_v1_hub_service_proto_msgTypes,
 	}.Build()
 	File_sysflux_hub_v1_hub_service_proto = out.File
