@@ -83,6 +83,7 @@ and serves them to any gRPC, gRPC-Web or Connect client.`,
 		newHubCommand(logs),
 		newUpCommand(logs),
 		newTailCommand(logs),
+		newRulesCommand(),
 	)
 	return root
 }
