@@ -332,6 +332,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
 		{"hub without agents", []string{"hub"}, exitUsage, "no agent"},
 		{"bad agent address", []string{"hub", "--agent", "nohostport"}, exitUsage, `"nohostport" is not host:port`},
+		{"bad sidekick url", []string{"hub", "--agent", "127.0.0.1:1", "--sidekick-url", "ftp://x"}, exitUsage, `--sidekick-url: "ftp://x" is not an http(s) URL`},
 		{"missing replay file", []string{"agent", "--replay", missing}, exitUsage, "missing.sf: no such file or directory"},
 		{"replay file not avro", []string{"agent", "--replay", notAvro}, exitUsage, "not-avro.sf"},
 		{"bad listen address", []string{"agent", "--listen", "nowhere", "--replay", filepath.Join(traces, "sfprocessor_tcp.sf")}, exitUsage, `--listen: "nowhere" is not host:port`},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 
@@ -25,6 +26,8 @@ type hubFlags struct {
 	// rules are the rules files to run, in order, instead of the default rules.
 	rules          []string
 	noDefaultRules bool
+	// sidekickURL is Falcosidekick's address, where alerts are posted.
+	sidekickURL string
 }
 
 func (f *hubFlags) register(cmd *cobra.Command) {
@@ -32,6 +35,7 @@ func (f *hubFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.ringRecords, "ring-records", 1_000_000, "most records kept in memory for subscribers")
 	cmd.Flags().Int64Var(&f.ringBytes, "ring-bytes", 512<<20, "most encoded bytes kept in memory for subscribers")
 	cmd.Flags().StringArrayVar(&f.rules, "rules", nil, "Falco rules file to run instead of the default rules (repeatable, loaded in order; each goes by its base name)")
+	cmd.Flags().StringVar(&f.sidekickURL, "sidekick-url", "", "post alerts to Falcosidekick at this URL, as Falco's http_output does (e.g. http://127.0.0.1:2801/)")
 	cmd.Flags().BoolVar(&f.noDefaultRules, "no-default-rules", false, "start without rules when no --rules is given, rather than with Falco's default rules")
 }
 
@@ -83,13 +87,20 @@ func (f *hubFlags) newHub(agents []string, log *slog.Logger) (*hub.Hub, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.sidekickURL != "" {
+		u, err := url.Parse(f.sidekickURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, usageError("--sidekick-url: %q is not an http(s) URL", f.sidekickURL)
+		}
+	}
 	host, _ := os.Hostname()
 	return hub.New(hub.Config{
-		ID:     host + "/" + f.listen,
-		Agents: agents,
-		Ring:   ring.Limits{MaxRecords: f.ringRecords, MaxBytes: f.ringBytes},
-		Rules:  rules,
-		Logger: log,
+		ID:            host + "/" + f.listen,
+		Agents:        agents,
+		Ring:          ring.Limits{MaxRecords: f.ringRecords, MaxBytes: f.ringBytes},
+		Rules:         rules,
+		Falcosidekick: f.sidekickURL,
+		Logger:        log,
 	})
 }
 
