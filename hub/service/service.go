@@ -227,59 +227,50 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 				hb.Reset(f.heartbeat)
 			}
 		}
-		if !wantRecords {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-alertsChanged:
-			case <-hb.C:
-				if err := sendHeartbeat(stream); err != nil {
+		// A nil channel never fires: alerts-only subscriptions wait on alerts alone.
+		var changed <-chan struct{}
+		if wantRecords {
+			changed = r.Changed()
+			n, next, lost := r.Read(cursor, buf)
+			if lost > 0 {
+				log.Warn("subscriber fell behind the ring", "lost", lost)
+				msg := &hubv1.SubscribeResponse{Item: &hubv1.SubscribeResponse_Lost{Lost: &hubv1.RecordsLost{
+					LostRecords: lost,
+					Reason:      "the subscriber fell further behind than the hub's in-memory log holds",
+				}}}
+				if err := sendMessage(stream, msg); err != nil {
+					return err
+				}
+			}
+			first := next - int64(n)
+			recs = recs[:0]
+			for i := range buf[:n] {
+				e := &buf[i]
+				if !f.match(e) {
+					continue
+				}
+				if p, ok := f.resume[e.AgentID]; ok {
+					if !(ring.Position{Epoch: e.Epoch, Seq: e.Seq}).After(p) {
+						continue
+					}
+				} else if first+int64(i) < liveFrom {
+					continue
+				}
+				recs = append(recs, e.Raw)
+			}
+			clear(buf[:n]) // let the ring's records go
+			cursor = next
+			if len(recs) > 0 {
+				out.b = rawcodec.AppendBatch(out.b[:0], protowire.Number(1), recs)
+				if err := stream.Send(&out); err != nil {
 					return err
 				}
 				hb.Reset(f.heartbeat)
-			}
-			continue
-		}
-		changed := r.Changed()
-		n, next, lost := r.Read(cursor, buf)
-		if lost > 0 {
-			log.Warn("subscriber fell behind the ring", "lost", lost)
-			msg := &hubv1.SubscribeResponse{Item: &hubv1.SubscribeResponse_Lost{Lost: &hubv1.RecordsLost{
-				LostRecords: lost,
-				Reason:      "the subscriber fell further behind than the hub's in-memory log holds",
-			}}}
-			if err := sendMessage(stream, msg); err != nil {
-				return err
-			}
-		}
-		first := next - int64(n)
-		recs = recs[:0]
-		for i := range buf[:n] {
-			e := &buf[i]
-			if !f.match(e) {
 				continue
 			}
-			if p, ok := f.resume[e.AgentID]; ok {
-				if !(ring.Position{Epoch: e.Epoch, Seq: e.Seq}).After(p) {
-					continue
-				}
-			} else if first+int64(i) < liveFrom {
+			if n > 0 {
 				continue
 			}
-			recs = append(recs, e.Raw)
-		}
-		clear(buf[:n]) // let the ring's records go
-		cursor = next
-		if len(recs) > 0 {
-			out.b = rawcodec.AppendBatch(out.b[:0], protowire.Number(1), recs)
-			if err := stream.Send(&out); err != nil {
-				return err
-			}
-			hb.Reset(f.heartbeat)
-			continue
-		}
-		if n > 0 {
-			continue
 		}
 		select {
 		case <-ctx.Done():

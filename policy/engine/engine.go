@@ -18,6 +18,7 @@ import (
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/interpreter"
 
+	"github.com/sysflux/sysflux/agent/sfavro"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	"github.com/sysflux/sysflux/policy/field"
 	"github.com/sysflux/sysflux/policy/rules"
@@ -326,7 +327,7 @@ func NewEvaluator() *Evaluator {
 // and calls match for each rule that matches, in the order of the rules. The Event stays valid
 // for match to render outputs with.
 func (e *Evaluator) Eval(s *Set, rec *sysflowv1.Record, ents field.Entities, match func(*Rule)) {
-	ti := s.byType[field.TypeOf(rec)]
+	ti := s.byType[sfavro.TypeOf(rec)]
 	if ti == nil {
 		return
 	}
@@ -340,7 +341,7 @@ func (e *Evaluator) Eval(s *Set, rec *sysflowv1.Record, ents field.Entities, mat
 		e.gen = 1
 	}
 	var cand []int
-	if flags, ok := field.OpFlags(rec); ok {
+	if flags, ok := sfavro.OpFlags(rec); ok {
 		for f := uint32(flags); f != 0; f &= f - 1 {
 			for _, i := range ti.byBit[bits.TrailingZeros32(f)] {
 				if e.seen[i] != e.gen {
@@ -350,9 +351,7 @@ func (e *Evaluator) Eval(s *Set, rec *sysflowv1.Record, ents field.Entities, mat
 			}
 		}
 	}
-	if len(cand) > 1 {
-		sortInts(cand)
-	}
+	slices.Sort(cand)
 	// Merge the rules that match any flags, keeping the rules' order.
 	all := mergeSorted(ti.anyFlag, cand)
 	for _, i := range all {
@@ -360,14 +359,6 @@ func (e *Evaluator) Eval(s *Set, rec *sysflowv1.Record, ents field.Entities, mat
 		v, _, err := r.prog.Eval(&e.act)
 		if err == nil && v == types.True {
 			match(r)
-		}
-	}
-}
-
-func sortInts(a []int) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sysflux/sysflux/agent/sfavro"
 	"github.com/sysflux/sysflux/policy/field"
 )
 
@@ -151,7 +152,7 @@ func (p *outputPart) value(ev *field.Event) (any, bool) {
 // primaryTypes names a record's system calls by the first name of each operation flag: open,
 // read, close for a file flow.
 func primaryTypes(ev *field.Event) string {
-	flags, _ := field.OpFlags(ev.Rec)
+	flags, _ := sfavro.OpFlags(ev.Rec)
 	var names []string
 	for f := uint32(flags); f != 0; f &= f - 1 {
 		bit := int32(f & -f)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sysflux/sysflux/agent/sfavro"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 )
 
@@ -127,7 +128,7 @@ func addrString(a netip.Addr) string { return a.String() }
 func pid(p *sysflowv1.Process) int64 { return p.GetOid().GetHpid() }
 
 func isOpen(e *Event) bool {
-	f, _ := OpFlags(e.Rec)
+	f, _ := sfavro.OpFlags(e.Rec)
 	return f&op(sysflowv1.OperationFlag_OPERATION_FLAG_OPEN) != 0 && e.Rec.GetFileFlow() != nil
 }
 
@@ -143,7 +144,7 @@ func init() {
 	register(
 		// evt.*
 		strList("evt.type", "the system calls the record stands for, from its operation flags: a flow matches every call it aggregates", NoArg, func(e *Event) ([]string, bool) {
-			f, ok := OpFlags(e.Rec)
+			f, ok := sfavro.OpFlags(e.Rec)
 			if !ok {
 				return nil, false
 			}

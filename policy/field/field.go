@@ -111,13 +111,6 @@ func (f *Field) Value(e *Event) (any, bool) {
 	return e.vals[f.index], e.oks[f.index]
 }
 
-// Unsupported describes a Falco field that SysFlow records do not carry: rules that use it are
-// not applicable.
-type Unsupported struct {
-	Name   string
-	Reason string
-}
-
 var (
 	table       []*Field
 	byName      = map[string]*Field{}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sysflux/sysflux/agent/sfavro"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 )
 
@@ -13,10 +14,10 @@ import (
 func init() {
 	register(
 		str("sf.type", "the record type: PE, PF, FF, FE, NF, NE, P, F, C, POD, KE", func(e *Event) (string, bool) {
-			return RecordTypeCode(TypeOf(e.Rec)), true
+			return RecordTypeCode(sfavro.TypeOf(e.Rec)), true
 		}),
 		strList("sf.opflags", "SysFlow's names of the record's operation flags (EXEC, OPEN, READ_RECV, ...)", NoArg, func(e *Event) ([]string, bool) {
-			f, ok := OpFlags(e.Rec)
+			f, ok := sfavro.OpFlags(e.Rec)
 			return OpFlagNames(f), ok
 		}),
 		num("sf.ret", "the return code of an event", func(e *Event) (int64, bool) { return ret(e.Rec) }),

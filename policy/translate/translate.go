@@ -219,9 +219,6 @@ func (t *translator) fieldOperand(n *condition.FieldExpr) *operand {
 		arg = n.Arg
 	}
 	hasArg := n.HasArg || arg != ""
-	if why := field.WhyUnsupported(n.Field); why != "" && t.notApplicable == "" {
-		t.notApplicable = "field " + n.Field + ": " + why
-	}
 	if !t.used[f] {
 		t.used[f] = true
 		t.fields = append(t.fields, f)
