@@ -184,6 +184,9 @@ const (
 	OperationFlag_OPERATION_FLAG_BIND OperationFlag = 8388608
 	// listen(2) on a socket (a sysflux addition).
 	OperationFlag_OPERATION_FLAG_LISTEN OperationFlag = 16777216
+	// ptrace(2) (a sysflux addition), a ProcessEvent whose args are the request's name (such as
+	// PTRACE_ATTACH) and the target's pid.
+	OperationFlag_OPERATION_FLAG_PTRACE OperationFlag = 33554432
 )
 
 // Enum value maps for OperationFlag.
@@ -215,6 +218,7 @@ var (
 		4194304:  "OPERATION_FLAG_CHOWN",
 		8388608:  "OPERATION_FLAG_BIND",
 		16777216: "OPERATION_FLAG_LISTEN",
+		33554432: "OPERATION_FLAG_PTRACE",
 	}
 	OperationFlag_value = map[string]int32{
 		"OPERATION_FLAG_UNSPECIFIED": 0,
@@ -243,6 +247,7 @@ var (
 		"OPERATION_FLAG_CHOWN":       4194304,
 		"OPERATION_FLAG_BIND":        8388608,
 		"OPERATION_FLAG_LISTEN":      16777216,
+		"OPERATION_FLAG_PTRACE":      33554432,
 	}
 )
 
@@ -1350,7 +1355,16 @@ type Process struct {
 	// The current working directory (schema version 5 and later).
 	Cwd string `protobuf:"bytes,14,opt,name=cwd,proto3" json:"cwd,omitempty"`
 	// The environment variables, as NAME=value strings (schema version 5 and later).
-	Env           []string `protobuf:"bytes,15,rep,name=env,proto3" json:"env,omitempty"`
+	Env []string `protobuf:"bytes,15,rep,name=env,proto3" json:"env,omitempty"`
+	// The effective capability set, one bit per capability number (a sysflux addition, absent
+	// in SysFlow files).
+	CapEffective *uint64 `protobuf:"varint,16,opt,name=cap_effective,json=capEffective,proto3,oneof" json:"cap_effective,omitempty"`
+	// The permitted capability set (a sysflux addition).
+	CapPermitted *uint64 `protobuf:"varint,17,opt,name=cap_permitted,json=capPermitted,proto3,oneof" json:"cap_permitted,omitempty"`
+	// The inheritable capability set (a sysflux addition).
+	CapInheritable *uint64 `protobuf:"varint,18,opt,name=cap_inheritable,json=capInheritable,proto3,oneof" json:"cap_inheritable,omitempty"`
+	// The login user id, -1 when unset (a sysflux addition).
+	Loginuid      *int32 `protobuf:"varint,19,opt,name=loginuid,proto3,oneof" json:"loginuid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1488,6 +1502,34 @@ func (x *Process) GetEnv() []string {
 		return x.Env
 	}
 	return nil
+}
+
+func (x *Process) GetCapEffective() uint64 {
+	if x != nil && x.CapEffective != nil {
+		return *x.CapEffective
+	}
+	return 0
+}
+
+func (x *Process) GetCapPermitted() uint64 {
+	if x != nil && x.CapPermitted != nil {
+		return *x.CapPermitted
+	}
+	return 0
+}
+
+func (x *Process) GetCapInheritable() uint64 {
+	if x != nil && x.CapInheritable != nil {
+		return *x.CapInheritable
+	}
+	return 0
+}
+
+func (x *Process) GetLoginuid() int32 {
+	if x != nil && x.Loginuid != nil {
+		return *x.Loginuid
+	}
+	return 0
 }
 
 // File is a file entity (SysFlow `sysflow.entity.File`).
@@ -2775,7 +2817,7 @@ const file_sysflow_v1_records_proto_rawDesc = "" +
 	"privileged\x18\x06 \x01(\bR\n" +
 	"privileged\x12\x1a\n" +
 	"\x06pod_id\x18\a \x01(\tH\x00R\x05podId\x88\x01\x01B\t\n" +
-	"\a_pod_id\"\xa2\x03\n" +
+	"\a_pod_id\"\x8a\x05\n" +
 	"\aProcess\x12-\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x17.sysflow.v1.ObjectStateR\x05state\x12!\n" +
 	"\x03oid\x18\x02 \x01(\v2\x0f.sysflow.v1.OIDR\x03oid\x12#\n" +
@@ -2793,8 +2835,16 @@ const file_sysflow_v1_records_proto_rawDesc = "" +
 	"\fcontainer_id\x18\f \x01(\tH\x00R\vcontainerId\x88\x01\x01\x12\x14\n" +
 	"\x05entry\x18\r \x01(\bR\x05entry\x12\x10\n" +
 	"\x03cwd\x18\x0e \x01(\tR\x03cwd\x12\x10\n" +
-	"\x03env\x18\x0f \x03(\tR\x03envB\x0f\n" +
-	"\r_container_id\"\xbe\x01\n" +
+	"\x03env\x18\x0f \x03(\tR\x03env\x12(\n" +
+	"\rcap_effective\x18\x10 \x01(\x04H\x01R\fcapEffective\x88\x01\x01\x12(\n" +
+	"\rcap_permitted\x18\x11 \x01(\x04H\x02R\fcapPermitted\x88\x01\x01\x12,\n" +
+	"\x0fcap_inheritable\x18\x12 \x01(\x04H\x03R\x0ecapInheritable\x88\x01\x01\x12\x1f\n" +
+	"\bloginuid\x18\x13 \x01(\x05H\x04R\bloginuid\x88\x01\x01B\x0f\n" +
+	"\r_container_idB\x10\n" +
+	"\x0e_cap_effectiveB\x10\n" +
+	"\x0e_cap_permittedB\x12\n" +
+	"\x10_cap_inheritableB\v\n" +
+	"\t_loginuid\"\xbe\x01\n" +
 	"\x04File\x12-\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x17.sysflow.v1.ObjectStateR\x05state\x12\x10\n" +
 	"\x03oid\x18\x02 \x01(\fR\x03oid\x12\x0e\n" +
@@ -2927,7 +2977,7 @@ const file_sysflow_v1_records_proto_rawDesc = "" +
 	"\x18RECORD_TYPE_PROCESS_FLOW\x10\n" +
 	"\x12\x13\n" +
 	"\x0fRECORD_TYPE_POD\x10\v\x12\x19\n" +
-	"\x15RECORD_TYPE_K8S_EVENT\x10\f*\xed\x05\n" +
+	"\x15RECORD_TYPE_K8S_EVENT\x10\f*\x8b\x06\n" +
 	"\rOperationFlag\x12\x1e\n" +
 	"\x1aOPERATION_FLAG_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14OPERATION_FLAG_CLONE\x10\x01\x12\x17\n" +
@@ -2954,7 +3004,8 @@ const file_sysflow_v1_records_proto_rawDesc = "" +
 	"\x14OPERATION_FLAG_CHMOD\x10\x80\x80\x80\x01\x12\x1b\n" +
 	"\x14OPERATION_FLAG_CHOWN\x10\x80\x80\x80\x02\x12\x1a\n" +
 	"\x13OPERATION_FLAG_BIND\x10\x80\x80\x80\x04\x12\x1c\n" +
-	"\x15OPERATION_FLAG_LISTEN\x10\x80\x80\x80\b*\xdf\x02\n" +
+	"\x15OPERATION_FLAG_LISTEN\x10\x80\x80\x80\b\x12\x1c\n" +
+	"\x15OPERATION_FLAG_PTRACE\x10\x80\x80\x80\x10*\xdf\x02\n" +
 	"\bOpenFlag\x12\x19\n" +
 	"\x15OPEN_FLAG_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OPEN_FLAG_RDONLY\x10\x01\x12\x14\n" +
