@@ -31,6 +31,7 @@ enum event_kind {
 	EVENT_LISTEN = 14,
 	EVENT_NS = 15,
 	EVENT_SHUTDOWN = 16,
+	EVENT_PTRACE = 17,
 };
 
 struct event_header {
@@ -42,12 +43,22 @@ struct event_header {
 	__u64 start_boottime; /* of the process (of the child for clone), boot-time ns */
 };
 
+/* A task's capability sets and login uid, as its credentials hold them. */
+struct creds {
+	__u64 cap_effective;
+	__u64 cap_permitted;
+	__u64 cap_inheritable;
+	__u32 loginuid;
+	__u32 pad;
+};
+
 struct exec_event {
 	struct event_header h;
 	__u32 ppid;
 	__u32 uid;
 	__u32 gid;
 	__u32 args_len;
+	struct creds creds;
 	char filename[PATH_MAX_LEN];
 	char args[ARGS_MAX_LEN];
 };
@@ -150,6 +161,17 @@ struct setuid_event {
 	__s64 ret;
 	__s32 uid;
 	__s32 gid;
+	struct creds creds; /* after the call */
+};
+
+/* A ptrace request that attaches, injects or asks to be traced (the others, such as the peeks
+ * a debugger makes by the thousand, are not reported). */
+struct ptrace_event {
+	struct event_header h;
+	__s64 ret;
+	__s64 request;
+	__s32 target; /* the pid the request names */
+	__u32 pad;
 };
 
 /* A change of namespaces: setns (op 1, flags the nstype) or unshare (op 2, its flags). */
@@ -245,6 +267,7 @@ const struct fileop_event *unused_fileop __attribute__((unused));
 const struct setuid_event *unused_setuid __attribute__((unused));
 const struct ns_event *unused_ns __attribute__((unused));
 const struct shutdown_event *unused_shutdown __attribute__((unused));
+const struct ptrace_event *unused_ptrace __attribute__((unused));
 
 static __always_inline void observe(void)
 {
@@ -281,6 +304,16 @@ static __always_inline void fill_header(struct event_header *h, __u32 kind, __u6
 	h->start_boottime = BPF_CORE_READ(task, group_leader, start_boottime);
 }
 
+static __always_inline void fill_creds(struct creds *c, struct task_struct *task)
+{
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	c->cap_effective = BPF_CORE_READ(cred, cap_effective.val);
+	c->cap_permitted = BPF_CORE_READ(cred, cap_permitted.val);
+	c->cap_inheritable = BPF_CORE_READ(cred, cap_inheritable.val);
+	c->loginuid = BPF_CORE_READ(task, loginuid.val);
+	c->pad = 0;
+}
+
 SEC("raw_tracepoint/sched_process_exec")
 int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -297,6 +330,7 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	e->uid = BPF_CORE_READ(task, cred, uid.val);
 	e->gid = BPF_CORE_READ(task, cred, gid.val);
+	fill_creds(&e->creds, task);
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
 	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
@@ -974,6 +1008,7 @@ static __always_inline int exit_setid(long ret)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	e->uid = BPF_CORE_READ(task, cred, uid.val);
 	e->gid = BPF_CORE_READ(task, cred, gid.val);
+	fill_creds(&e->creds, task);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -1021,4 +1056,44 @@ int exit_unshare(struct syscall_exit_ctx *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	return exit_ns(2, ctx->ret, (__u32)BPF_CORE_READ(regs, di));
+}
+
+/* ptrace requests (<linux/ptrace.h>) worth a record. */
+#define PTRACE_TRACEME 0
+#define PTRACE_POKETEXT 4
+#define PTRACE_POKEDATA 5
+#define PTRACE_POKEUSR 6
+#define PTRACE_ATTACH 16
+#define PTRACE_SEIZE 0x4206
+
+SEC("tracepoint/syscalls/sys_exit_ptrace")
+int exit_ptrace(struct syscall_exit_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (id >> 32 == self_pid)
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long request = (long)BPF_CORE_READ(regs, di);
+	switch (request) {
+	case PTRACE_TRACEME:
+	case PTRACE_POKETEXT:
+	case PTRACE_POKEDATA:
+	case PTRACE_POKEUSR:
+	case PTRACE_ATTACH:
+	case PTRACE_SEIZE:
+		break;
+	default:
+		return 0;
+	}
+	observe();
+	struct ptrace_event *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EVENT_PTRACE, id);
+	e->ret = ctx->ret;
+	e->request = request;
+	e->target = (__s32)BPF_CORE_READ(regs, si);
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
 }

@@ -30,6 +30,15 @@ type captureCloseEvent struct {
 	Counts captureFdCounts
 }
 
+type captureCreds struct {
+	_              structs.HostLayout
+	CapEffective   uint64
+	CapPermitted   uint64
+	CapInheritable uint64
+	Loginuid       uint32
+	Pad            uint32
+}
+
 type captureDupEvent struct {
 	_     structs.HostLayout
 	H     captureEventHeader
@@ -54,6 +63,7 @@ type captureExecEvent struct {
 	Uid      uint32
 	Gid      uint32
 	ArgsLen  uint32
+	Creds    captureCreds
 	Filename [256]int8
 	Args     [1024]int8
 }
@@ -142,12 +152,22 @@ type captureOpenEvent struct {
 	Path  [256]int8
 }
 
+type capturePtraceEvent struct {
+	_       structs.HostLayout
+	H       captureEventHeader
+	Ret     int64
+	Request int64
+	Target  int32
+	Pad     uint32
+}
+
 type captureSetuidEvent struct {
-	_   structs.HostLayout
-	H   captureEventHeader
-	Ret int64
-	Uid int32
-	Gid int32
+	_     structs.HostLayout
+	H     captureEventHeader
+	Ret   int64
+	Uid   int32
+	Gid   int32
+	Creds captureCreds
 }
 
 type captureShutdownEvent struct {
@@ -220,6 +240,7 @@ const (
 	captureProgExitOpenat       = "exit_openat"
 	captureProgExitOpenat2      = "exit_openat2"
 	captureProgExitPread64      = "exit_pread64"
+	captureProgExitPtrace       = "exit_ptrace"
 	captureProgExitPwrite64     = "exit_pwrite64"
 	captureProgExitRead         = "exit_read"
 	captureProgExitReadv        = "exit_readv"
@@ -262,6 +283,7 @@ const (
 	captureVarUnusedNet         = "unused_net"
 	captureVarUnusedNs          = "unused_ns"
 	captureVarUnusedOpen        = "unused_open"
+	captureVarUnusedPtrace      = "unused_ptrace"
 	captureVarUnusedSetuid      = "unused_setuid"
 	captureVarUnusedShutdown    = "unused_shutdown"
 )
@@ -360,6 +382,7 @@ type captureProgramSpecs struct {
 	ExitOpenat       *ebpf.ProgramSpec `ebpf:"exit_openat"`
 	ExitOpenat2      *ebpf.ProgramSpec `ebpf:"exit_openat2"`
 	ExitPread64      *ebpf.ProgramSpec `ebpf:"exit_pread64"`
+	ExitPtrace       *ebpf.ProgramSpec `ebpf:"exit_ptrace"`
 	ExitPwrite64     *ebpf.ProgramSpec `ebpf:"exit_pwrite64"`
 	ExitRead         *ebpf.ProgramSpec `ebpf:"exit_read"`
 	ExitReadv        *ebpf.ProgramSpec `ebpf:"exit_readv"`
@@ -420,6 +443,7 @@ type captureVariableSpecs struct {
 	UnusedNet      *ebpf.VariableSpec `ebpf:"unused_net"`
 	UnusedNs       *ebpf.VariableSpec `ebpf:"unused_ns"`
 	UnusedOpen     *ebpf.VariableSpec `ebpf:"unused_open"`
+	UnusedPtrace   *ebpf.VariableSpec `ebpf:"unused_ptrace"`
 	UnusedSetuid   *ebpf.VariableSpec `ebpf:"unused_setuid"`
 	UnusedShutdown *ebpf.VariableSpec `ebpf:"unused_shutdown"`
 }
@@ -477,6 +501,7 @@ type captureVariables struct {
 	UnusedNet      *ebpf.Variable `ebpf:"unused_net"`
 	UnusedNs       *ebpf.Variable `ebpf:"unused_ns"`
 	UnusedOpen     *ebpf.Variable `ebpf:"unused_open"`
+	UnusedPtrace   *ebpf.Variable `ebpf:"unused_ptrace"`
 	UnusedSetuid   *ebpf.Variable `ebpf:"unused_setuid"`
 	UnusedShutdown *ebpf.Variable `ebpf:"unused_shutdown"`
 }
@@ -537,6 +562,7 @@ type capturePrograms struct {
 	ExitOpenat       *ebpf.Program `ebpf:"exit_openat"`
 	ExitOpenat2      *ebpf.Program `ebpf:"exit_openat2"`
 	ExitPread64      *ebpf.Program `ebpf:"exit_pread64"`
+	ExitPtrace       *ebpf.Program `ebpf:"exit_ptrace"`
 	ExitPwrite64     *ebpf.Program `ebpf:"exit_pwrite64"`
 	ExitRead         *ebpf.Program `ebpf:"exit_read"`
 	ExitReadv        *ebpf.Program `ebpf:"exit_readv"`
@@ -625,6 +651,7 @@ func (p *capturePrograms) Close() error {
 		p.ExitOpenat,
 		p.ExitOpenat2,
 		p.ExitPread64,
+		p.ExitPtrace,
 		p.ExitPwrite64,
 		p.ExitRead,
 		p.ExitReadv,

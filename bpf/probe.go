@@ -42,6 +42,7 @@ const (
 	KindListen   = 14
 	KindNS       = 15
 	KindShutdown = 16
+	KindPtrace   = 17
 )
 
 // Namespace operations, as in the Op field of NSEvent.
@@ -89,6 +90,10 @@ type (
 	NSEvent = captureNsEvent
 	// ShutdownEvent reports a shutdown of a counted socket.
 	ShutdownEvent = captureShutdownEvent
+	// PtraceEvent reports a ptrace request that attaches, injects or asks to be traced.
+	PtraceEvent = capturePtraceEvent
+	// Creds are a task's capability sets and login uid.
+	Creds = captureCreds
 	// FDKey names an open file: a process and a descriptor.
 	FDKey = captureFdKey
 	// FDCounts are an open file's read and write counts.
@@ -196,6 +201,7 @@ func Open(selfPID uint32) (*Probe, error) {
 		{"sys_exit_setreuid", progs.ExitSetreuid}, {"sys_exit_setregid", progs.ExitSetregid},
 		{"sys_exit_setresuid", progs.ExitSetresuid}, {"sys_exit_setresgid", progs.ExitSetresgid},
 		{"sys_exit_setns", progs.ExitSetns}, {"sys_exit_unshare", progs.ExitUnshare},
+		{"sys_exit_ptrace", progs.ExitPtrace},
 	} {
 		l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -116,6 +117,13 @@ func TestExec(t *testing.T) {
 	}
 	if !proto.Equal(child.GetPoid(), sh.GetOid()) {
 		t.Errorf("child poid %v, want the shell's oid %v", child.GetPoid(), sh.GetOid())
+	}
+	// The test runs the shell with its own credentials, which /bin/true keeps.
+	eff, prm, inh, loginuid := selfCreds(t)
+	if child.CapEffective == nil || child.GetCapEffective() != eff || child.GetCapPermitted() != prm ||
+		child.GetCapInheritable() != inh || child.Loginuid == nil || child.GetLoginuid() != loginuid {
+		t.Errorf("child caps eff %#x prm %#x inh %#x loginuid %d; want %#x %#x %#x %d", child.GetCapEffective(),
+			child.GetCapPermitted(), child.GetCapInheritable(), child.GetLoginuid(), eff, prm, inh, loginuid)
 	}
 	if child.GetOid().GetCreateTs() == 0 || child.GetOid().GetCreateTs() < sh.GetOid().GetCreateTs() {
 		t.Errorf("child oid %v, shell oid %v: want the child created after the shell", child.GetOid(), sh.GetOid())
@@ -238,11 +246,13 @@ func TestSetUID(t *testing.T) {
 	pid := int64(p)
 	var setuid []*sysflowv1.ProcessEvent
 	var users []int32
+	var caps []uint64
 	for _, r := range stop() {
 		switch p := r.GetRec().(type) {
 		case *sysflowv1.Record_Process:
 			if p.Process.GetOid().GetHpid() == pid {
 				users = append(users, p.Process.GetUid())
+				caps = append(caps, p.Process.GetCapEffective())
 			}
 		case *sysflowv1.Record_ProcessEvent:
 			if e := p.ProcessEvent; e.GetProcOid().GetHpid() == pid && e.GetOpFlags() == int32(sysflowv1.OperationFlag_OPERATION_FLAG_SETUID) {
@@ -256,6 +266,50 @@ func TestSetUID(t *testing.T) {
 	if len(users) < 2 || users[len(users)-1] != 65534 {
 		t.Errorf("the child's Process entities have uids %v, want the last to be 65534", users)
 	}
+	// Leaving root clears the effective and permitted capabilities.
+	if len(caps) < 2 || caps[0] == 0 || caps[len(caps)-1] != 0 {
+		t.Errorf("the child's effective capabilities %#x, want root's first and none after setuid", caps)
+	}
+}
+
+func TestPtrace(t *testing.T) {
+	stop := capturing(t)
+	p, out := bpftest.Run(t, "ptrace", "")
+	target := strings.TrimSpace(out)
+	var got []*sysflowv1.ProcessEvent
+	for _, r := range stop() {
+		if e := r.GetProcessEvent(); e != nil && e.GetProcOid().GetHpid() == int64(p) &&
+			e.GetOpFlags() == int32(sysflowv1.OperationFlag_OPERATION_FLAG_PTRACE) {
+			got = append(got, e)
+		}
+	}
+	// The detach is not an attach, an injection or a request to be traced: not reported.
+	if len(got) != 1 || !slices.Equal(got[0].GetArgs(), []string{"PTRACE_ATTACH", target}) || got[0].GetRet() != 0 {
+		t.Fatalf("PTRACE events %v, want one PTRACE_ATTACH of %s returning 0", got, target)
+	}
+}
+
+// selfCreds returns the test process's capability sets and login uid, as /proc shows them.
+func selfCreds(t *testing.T) (eff, prm, inh uint64, loginuid int32) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		fmt.Sscanf(line, "CapEff:\t%x", &eff)
+		fmt.Sscanf(line, "CapPrm:\t%x", &prm)
+		fmt.Sscanf(line, "CapInh:\t%x", &inh)
+	}
+	b, err = os.ReadFile("/proc/self/loginuid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v uint32
+	if _, err := fmt.Sscanf(string(b), "%d", &v); err != nil {
+		t.Fatal(err)
+	}
+	return eff, prm, inh, int32(v)
 }
 
 func TestNetworkFlows(t *testing.T) {

@@ -66,6 +66,7 @@ func (c clock) decode(b []byte) (flow.Event, error) {
 		}
 		ev.Kind = flow.KindExec
 		ev.PPID, ev.UID, ev.GID = int32(e.Ppid), int32(e.Uid), int32(e.Gid)
+		ev.Creds = creds(&e.Creds)
 		ev.Path = cString(e.Filename[:])
 		n := min(int(e.ArgsLen), len(e.Args))
 		argv := strings.Split(strings.TrimRight(string(unsafe.Slice((*byte)(unsafe.Pointer(&e.Args[0])), n)), "\x00"), "\x00")
@@ -149,6 +150,7 @@ func (c clock) decode(b []byte) (flow.Event, error) {
 		}
 		ev.Kind, ev.Ret, ev.UID, ev.GID = flow.KindSetUID, e.Ret, e.Uid, e.Gid
 		ev.Args = []string{strconv.Itoa(int(e.Uid)), strconv.Itoa(int(e.Gid))}
+		ev.Creds = creds(&e.Creds)
 	case bpf.KindNS:
 		e, err := view[bpf.NSEvent](b)
 		if err != nil {
@@ -165,6 +167,13 @@ func (c clock) decode(b []byte) (flow.Event, error) {
 			return ev, err
 		}
 		ev.Kind, ev.Ret, ev.FD = flow.KindShutdown, e.Ret, e.Fd
+	case bpf.KindPtrace:
+		e, err := view[bpf.PtraceEvent](b)
+		if err != nil {
+			return ev, err
+		}
+		ev.Kind, ev.Ret = flow.KindPtrace, e.Ret
+		ev.Args = []string{ptraceRequest(e.Request), strconv.Itoa(int(e.Target))}
 	default:
 		return ev, fmt.Errorf("unknown record kind %d", h.Kind)
 	}
@@ -174,6 +183,30 @@ func (c clock) decode(b []byte) (flow.Event, error) {
 // ipprotoMPTCP is the socket protocol of Multipath TCP sockets, which Go's listeners use where
 // the kernel has it.
 const ipprotoMPTCP = 262
+
+// creds converts the kernel's credentials of a task.
+func creds(c *bpf.Creds) *flow.Creds {
+	return &flow.Creds{
+		CapEffective:   c.CapEffective,
+		CapPermitted:   c.CapPermitted,
+		CapInheritable: c.CapInheritable,
+		LoginUID:       int32(c.Loginuid),
+	}
+}
+
+// ptraceRequests names the ptrace requests the probe reports (<linux/ptrace.h>).
+var ptraceRequests = map[int64]string{
+	0: "PTRACE_TRACEME", 4: "PTRACE_POKETEXT", 5: "PTRACE_POKEDATA", 6: "PTRACE_POKEUSR",
+	16: "PTRACE_ATTACH", 0x4206: "PTRACE_SEIZE",
+}
+
+// ptraceRequest names a ptrace request, or gives its number.
+func ptraceRequest(r int64) string {
+	if n, ok := ptraceRequests[r]; ok {
+		return n
+	}
+	return strconv.FormatInt(r, 10)
+}
 
 // Namespace types, as setns and unshare name them (CLONE_NEW* in <linux/sched.h>).
 var nsFlags = []struct {

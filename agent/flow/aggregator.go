@@ -190,6 +190,8 @@ func (a *Aggregator) Handle(ev Event) error {
 		}
 	case KindSetNS:
 		a.setNS(&ev)
+	case KindPtrace:
+		a.ptrace(&ev)
 	case KindExec:
 		a.exec(&ev)
 	case KindClone:

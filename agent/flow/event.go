@@ -52,6 +52,10 @@ const (
 	KindSetNS
 	// KindShutdown: PID/TID shut down socket FD; Ret is the call's result.
 	KindShutdown
+	// KindPtrace: PID/TID made a ptrace request that attaches to, writes into or asks to be
+	// traced by another process; Args are the request's name and the target pid, Ret the
+	// call's result.
+	KindPtrace
 )
 
 // Event is one observation of the capture layer, in wall-clock time.
@@ -70,6 +74,9 @@ type Event struct {
 	ChildPID, ChildTID int32
 	// UID and GID are the process's user and group ids (KindExec, KindSetUID).
 	UID, GID int32
+	// Creds are the process's capabilities and login uid after the event (KindExec,
+	// KindSetUID), nil when the producer does not know them.
+	Creds *Creds
 	// Path is the executable (KindExec), the opened path (KindOpen) or the operated-on path
 	// (KindFileOp), as given to the syscall.
 	Path string
@@ -118,3 +125,10 @@ const (
 	// FileOpTruncate truncates the file at Path (truncate), or the one open on FD (ftruncate).
 	FileOpTruncate
 )
+
+// Creds are a process's capability sets (bit N is capability number N) and login uid (-1 when
+// unset).
+type Creds struct {
+	CapEffective, CapPermitted, CapInheritable uint64
+	LoginUID                                   int32
+}

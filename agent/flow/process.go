@@ -282,6 +282,12 @@ func (a *Aggregator) setNS(ev *Event) {
 	a.emitProcEvent(ps, ev, sysflowv1.OperationFlag_OPERATION_FLAG_SETNS, ev.Args, int32(ev.Ret))
 }
 
+// ptrace handles KindPtrace.
+func (a *Aggregator) ptrace(ev *Event) {
+	ps := a.process(ev.PID, ev.StartTime, ev, nil)
+	a.emitProcEvent(ps, ev, sysflowv1.OperationFlag_OPERATION_FLAG_PTRACE, ev.Args, int32(ev.Ret))
+}
+
 // emitProcEvent emits a ProcessEvent of ps.
 func (a *Aggregator) emitProcEvent(ps *procState, ev *Event, op sysflowv1.OperationFlag, args []string, ret int32) {
 	a.emit(&sysflowv1.Record{Rec: &sysflowv1.Record_ProcessEvent{ProcessEvent: &sysflowv1.ProcessEvent{

@@ -91,6 +91,9 @@ type procStatus struct {
 	// nsPid is the pid in the innermost pid namespace (the last NSpid value), 0 when the kernel
 	// does not report NSpid (before Linux 4.1).
 	nsPid int32
+	// capInh, capPrm and capEff are the capability sets (CapInh, CapPrm, CapEff), nil when
+	// absent.
+	capInh, capPrm, capEff *uint64
 }
 
 func parseStatus(b []byte) (procStatus, error) {
@@ -125,6 +128,19 @@ func parseStatus(b []byte) (procStatus, error) {
 				s.gid = int32(uint32(v))
 				seen |= 4
 			}
+		case "CapInh", "CapPrm", "CapEff":
+			v, err := strconv.ParseUint(f[0], 16, 64)
+			if err != nil {
+				return s, fmt.Errorf("malformed status: %s: %w", key, err)
+			}
+			switch key {
+			case "CapInh":
+				s.capInh = &v
+			case "CapPrm":
+				s.capPrm = &v
+			default:
+				s.capEff = &v
+			}
 		case "NSpid":
 			v, err := strconv.ParseInt(f[len(f)-1], 10, 32)
 			if err != nil {
@@ -150,6 +166,8 @@ type procInfo struct {
 	env      []string
 	// containerID is the short container id, "" on the host.
 	containerID string
+	// loginUID is the login uid (-1 unset), nil when it cannot be read.
+	loginUID *int32
 }
 
 // procReader reads processes from a /proc tree.
@@ -207,6 +225,12 @@ func (r procReader) read(pid int32) (*procInfo, error) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
 		info.containerID, _ = ContainerID(b)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "loginuid")); err == nil {
+		if v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32); err == nil {
+			id := int32(uint32(v))
+			info.loginUID = &id
+		}
 	}
 	again, err := r.readStat(pid)
 	if err != nil || again.startTicks != st.startTicks {

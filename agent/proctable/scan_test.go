@@ -4,6 +4,7 @@
 package proctable_test
 
 import (
+	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -285,6 +286,7 @@ func TestScanLive(t *testing.T) {
 		ContainerId: self.ContainerId,
 		Cwd:         dir,
 	}
+	want.CapInheritable, want.CapPermitted, want.CapEffective, want.Loginuid = procCreds(t, child.Process.Pid)
 	got := proto.CloneOf(p)
 	got.Env = nil
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
@@ -427,4 +429,37 @@ func TestIgnored(t *testing.T) {
 	if none.Ignored(int32(self)) {
 		t.Errorf("Ignored(%d) = true without Config.Self", self)
 	}
+}
+
+// procCreds reads a process's capability sets and login uid as the kernel shows them.
+func procCreds(t *testing.T, pid int) (inh, prm, eff *uint64, loginuid *int32) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var v uint64
+		for _, c := range []struct {
+			key string
+			to  **uint64
+		}{{"CapInh:", &inh}, {"CapPrm:", &prm}, {"CapEff:", &eff}} {
+			if _, err := fmt.Sscanf(line, c.key+"\t%x", &v); err == nil {
+				x := v
+				*c.to = &x
+			}
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/loginuid", pid)); err == nil {
+		var v uint32
+		if _, err := fmt.Sscanf(string(b), "%d", &v); err != nil {
+			t.Fatal(err)
+		}
+		id := int32(v)
+		loginuid = &id
+	}
+	if inh == nil || prm == nil || eff == nil {
+		t.Fatalf("/proc/%d/status has no capability sets", pid)
+	}
+	return inh, prm, eff, loginuid
 }

@@ -291,9 +291,13 @@ func (t *Table) Exec(ev flow.Event) *sysflowv1.Process {
 		p.Tty = info.stat.ttyNr != 0
 		p.Entry = info.status.entry(pid)
 		p.ContainerId = containerID(info.containerID)
+		p.CapEffective, p.CapPermitted, p.CapInheritable = info.status.capEff, info.status.capPrm, info.status.capInh
+		p.Loginuid = info.loginUID
 	} else if base != nil {
 		p.Cwd, p.Env, p.Tty, p.ContainerId = base.Cwd, base.Env, base.Tty, base.ContainerId
+		copyCreds(p, base)
 	}
+	setCreds(p, ev.Creds) // the kernel's, at the exec, over /proc's read after it
 	if p.Cwd == "" && base != nil {
 		p.Cwd = base.Cwd // /proc/<pid>/cwd was not readable
 	}
@@ -363,6 +367,8 @@ func (t *Table) Clone(ev flow.Event) *sysflowv1.Process {
 			p.Tty = info.stat.ttyNr != 0
 			p.Entry = info.status.entry(child)
 			p.ContainerId = containerID(info.containerID)
+			p.CapEffective, p.CapPermitted, p.CapInheritable = info.status.capEff, info.status.capPrm, info.status.capInh
+			p.Loginuid = info.loginUID
 		}
 	} else {
 		pp := parent.proc
@@ -370,6 +376,7 @@ func (t *Table) Clone(ev flow.Event) *sysflowv1.Process {
 		p.Exe, p.ExeArgs, p.Cwd, p.Env = pp.Exe, pp.ExeArgs, pp.Cwd, pp.Env
 		p.Uid, p.UserName, p.Gid, p.GroupName = pp.Uid, pp.UserName, pp.Gid, pp.GroupName
 		p.Tty, p.ContainerId = pp.Tty, pp.ContainerId
+		copyCreds(p, pp)
 	}
 	t.put(child, p)
 	return p
@@ -424,6 +431,7 @@ func (t *Table) SetUID(ev flow.Event) *sysflowv1.Process {
 	if ev.GID >= 0 {
 		p.Gid, p.GroupName = ev.GID, group
 	}
+	setCreds(p, ev.Creds)
 	e.proc = p
 	t.lru.MoveToFront(e.lruElem)
 	return p
@@ -650,6 +658,11 @@ func (t *Table) fromInfo(info *procInfo, state sysflowv1.ObjectState, ts int64, 
 		Entry:       info.status.entry(pid),
 		Cwd:         info.cwd,
 		Env:         info.env,
+
+		CapEffective:   info.status.capEff,
+		CapPermitted:   info.status.capPrm,
+		CapInheritable: info.status.capInh,
+		Loginuid:       info.loginUID,
 	}
 }
 
@@ -688,5 +701,25 @@ func copyProcess(p *sysflowv1.Process) *sysflowv1.Process {
 		Entry:       p.Entry,
 		Cwd:         p.Cwd,
 		Env:         p.Env,
+
+		CapEffective:   p.CapEffective,
+		CapPermitted:   p.CapPermitted,
+		CapInheritable: p.CapInheritable,
+		Loginuid:       p.Loginuid,
 	}
+}
+
+// setCreds sets p's capabilities and login uid; nil leaves them.
+func setCreds(p *sysflowv1.Process, c *flow.Creds) {
+	if c == nil {
+		return
+	}
+	p.CapEffective, p.CapPermitted, p.CapInheritable = &c.CapEffective, &c.CapPermitted, &c.CapInheritable
+	p.Loginuid = &c.LoginUID
+}
+
+// copyCreds copies from's capabilities and login uid to p.
+func copyCreds(p, from *sysflowv1.Process) {
+	p.CapEffective, p.CapPermitted, p.CapInheritable = from.CapEffective, from.CapPermitted, from.CapInheritable
+	p.Loginuid = from.Loginuid
 }

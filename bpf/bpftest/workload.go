@@ -30,6 +30,7 @@ var workloads = map[string]func(arg string) error{
 	"ns":       nsWorkload,
 	"udppeers": udpPeersWorkload,
 	"mmsg":     mmsgWorkload,
+	"ptrace":   ptraceWorkload,
 }
 
 // Main runs the workload named by SYSFLUX_WORKLOAD, if any, and exits; otherwise it returns.
@@ -126,6 +127,31 @@ func setuidWorkload(string) error {
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, 65534, 0, 0); errno != 0 {
 		return errno
 	}
+	return nil
+}
+
+// ptraceWorkload attaches to a child of its own with PTRACE_ATTACH, detaches and prints the
+// child's pid.
+func ptraceWorkload(string) error {
+	cmd := exec.Command("/bin/sleep", "30")
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	runtime.LockOSThread() // ptrace requests must come from the tracing thread
+	defer runtime.UnlockOSThread()
+	pid := cmd.Process.Pid
+	if err := syscall.PtraceAttach(pid); err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, syscall.WALL, nil); err != nil {
+		return err
+	}
+	if err := syscall.PtraceDetach(pid); err != nil {
+		return fmt.Errorf("detach: %w", err)
+	}
+	fmt.Println(pid)
 	return nil
 }
 

@@ -50,9 +50,16 @@ typedef struct {
 	unsigned int val;
 } kgid_t;
 
+typedef struct {
+	__u64 val;
+} kernel_cap_t;
+
 struct cred {
 	kuid_t uid;
 	kgid_t gid;
+	kernel_cap_t cap_inheritable;
+	kernel_cap_t cap_permitted;
+	kernel_cap_t cap_effective;
 } __attribute__((preserve_access_index));
 
 struct mm_struct {
@@ -70,6 +77,7 @@ struct task_struct {
 	const struct cred *cred;
 	struct mm_struct *mm;
 	struct files_struct *files;
+	kuid_t loginuid;
 } __attribute__((preserve_access_index));
 
 struct fdtable {
