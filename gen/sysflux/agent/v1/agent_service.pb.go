@@ -39,6 +39,7 @@ type StreamRecordsRequest struct {
 	//	*StreamRecordsRequest_Open
 	//	*StreamRecordsRequest_Ack
 	//	*StreamRecordsRequest_Heartbeat
+	//	*StreamRecordsRequest_EdgePolicy
 	Message       isStreamRecordsRequest_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -108,6 +109,15 @@ func (x *StreamRecordsRequest) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *StreamRecordsRequest) GetEdgePolicy() *EdgePolicy {
+	if x != nil {
+		if x, ok := x.Message.(*StreamRecordsRequest_EdgePolicy); ok {
+			return x.EdgePolicy
+		}
+	}
+	return nil
+}
+
 type isStreamRecordsRequest_Message interface {
 	isStreamRecordsRequest_Message()
 }
@@ -127,11 +137,18 @@ type StreamRecordsRequest_Heartbeat struct {
 	Heartbeat *Heartbeat `protobuf:"bytes,3,opt,name=heartbeat,proto3,oneof"`
 }
 
+type StreamRecordsRequest_EdgePolicy struct {
+	// Replaces the rules the agent applies to its records before it keeps them.
+	EdgePolicy *EdgePolicy `protobuf:"bytes,4,opt,name=edge_policy,json=edgePolicy,proto3,oneof"`
+}
+
 func (*StreamRecordsRequest_Open) isStreamRecordsRequest_Message() {}
 
 func (*StreamRecordsRequest_Ack) isStreamRecordsRequest_Message() {}
 
 func (*StreamRecordsRequest_Heartbeat) isStreamRecordsRequest_Message() {}
+
+func (*StreamRecordsRequest_EdgePolicy) isStreamRecordsRequest_Message() {}
 
 // StreamRecordsResponse is one message from the agent to the hub.
 type StreamRecordsResponse struct {
@@ -375,6 +392,69 @@ func (x *Ack) GetSeq() int64 {
 	return 0
 }
 
+// EdgePolicy is the part of the hub's rules that an agent applies itself: the drop rules, so
+// that the records they drop are neither kept nor sent. A record the agent drops is not seen by
+// any of the hub's rules; the hub leaves out the drop rules that also alert, and applies them
+// itself.
+//
+// The agent compiles the rules as the hub does. When they do not compile, the agent keeps the
+// rules it applied before and reports the error in its Stats.
+type EdgePolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version of the hub's rules the policy comes from, as PolicyService numbers them. The
+	// agent reports it in its Stats; it does not compare versions.
+	Version int64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// A Falco rules file (YAML) of drop rules (action: drop), each condition with its macros,
+	// lists and exceptions expanded so that the file needs no other. Empty drops nothing.
+	RulesYaml     string `protobuf:"bytes,2,opt,name=rules_yaml,json=rulesYaml,proto3" json:"rules_yaml,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EdgePolicy) Reset() {
+	*x = EdgePolicy{}
+	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EdgePolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EdgePolicy) ProtoMessage() {}
+
+func (x *EdgePolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EdgePolicy.ProtoReflect.Descriptor instead.
+func (*EdgePolicy) Descriptor() ([]byte, []int) {
+	return file_sysflux_agent_v1_agent_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *EdgePolicy) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *EdgePolicy) GetRulesYaml() string {
+	if x != nil {
+		return x.RulesYaml
+	}
+	return ""
+}
+
 // Heartbeat shows that its sender is alive.
 type Heartbeat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -386,7 +466,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[4]
+	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +478,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[4]
+	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +491,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_sysflux_agent_v1_agent_service_proto_rawDescGZIP(), []int{4}
+	return file_sysflux_agent_v1_agent_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Heartbeat) GetSendTime() *timestamppb.Timestamp {
@@ -445,7 +525,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[5]
+	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +537,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[5]
+	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +550,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_sysflux_agent_v1_agent_service_proto_rawDescGZIP(), []int{5}
+	return file_sysflux_agent_v1_agent_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Hello) GetAgentId() string {
@@ -547,13 +627,22 @@ type Stats struct {
 	// System calls the capture probes observed and accounted for in records (each read or write
 	// folded into a flow counts once), summed over CPUs; zero when replaying.
 	ObservedSyscalls int64 `protobuf:"varint,10,opt,name=observed_syscalls,json=observedSyscalls,proto3" json:"observed_syscalls,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Records the hub's drop rules (see EdgePolicy) dropped before they were kept.
+	EdgeDroppedRecords int64 `protobuf:"varint,11,opt,name=edge_dropped_records,json=edgeDroppedRecords,proto3" json:"edge_dropped_records,omitempty"`
+	// The version of the EdgePolicy the agent applies; zero when it applies none.
+	EdgePolicyVersion int64 `protobuf:"varint,12,opt,name=edge_policy_version,json=edgePolicyVersion,proto3" json:"edge_policy_version,omitempty"`
+	// The number of drop rules the agent applies.
+	EdgeRuleCount int64 `protobuf:"varint,13,opt,name=edge_rule_count,json=edgeRuleCount,proto3" json:"edge_rule_count,omitempty"`
+	// Why the agent could not apply the latest EdgePolicy it received (it applies the one before);
+	// empty when it applies the latest.
+	EdgePolicyError string `protobuf:"bytes,14,opt,name=edge_policy_error,json=edgePolicyError,proto3" json:"edge_policy_error,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Stats) Reset() {
 	*x = Stats{}
-	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[6]
+	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +654,7 @@ func (x *Stats) String() string {
 func (*Stats) ProtoMessage() {}
 
 func (x *Stats) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[6]
+	mi := &file_sysflux_agent_v1_agent_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +667,7 @@ func (x *Stats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stats.ProtoReflect.Descriptor instead.
 func (*Stats) Descriptor() ([]byte, []int) {
-	return file_sysflux_agent_v1_agent_service_proto_rawDescGZIP(), []int{6}
+	return file_sysflux_agent_v1_agent_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Stats) GetReadTime() *timestamppb.Timestamp {
@@ -651,15 +740,45 @@ func (x *Stats) GetObservedSyscalls() int64 {
 	return 0
 }
 
+func (x *Stats) GetEdgeDroppedRecords() int64 {
+	if x != nil {
+		return x.EdgeDroppedRecords
+	}
+	return 0
+}
+
+func (x *Stats) GetEdgePolicyVersion() int64 {
+	if x != nil {
+		return x.EdgePolicyVersion
+	}
+	return 0
+}
+
+func (x *Stats) GetEdgeRuleCount() int64 {
+	if x != nil {
+		return x.EdgeRuleCount
+	}
+	return 0
+}
+
+func (x *Stats) GetEdgePolicyError() string {
+	if x != nil {
+		return x.EdgePolicyError
+	}
+	return ""
+}
+
 var File_sysflux_agent_v1_agent_service_proto protoreflect.FileDescriptor
 
 const file_sysflux_agent_v1_agent_service_proto_rawDesc = "" +
 	"\n" +
-	"$sysflux/agent/v1/agent_service.proto\x12\x10sysflux.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18sysflow/v1/records.proto\"\xb7\x01\n" +
+	"$sysflux/agent/v1/agent_service.proto\x12\x10sysflux.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18sysflow/v1/records.proto\"\xf8\x01\n" +
 	"\x14StreamRecordsRequest\x12,\n" +
 	"\x04open\x18\x01 \x01(\v2\x16.sysflux.agent.v1.OpenH\x00R\x04open\x12)\n" +
 	"\x03ack\x18\x02 \x01(\v2\x15.sysflux.agent.v1.AckH\x00R\x03ack\x12;\n" +
-	"\theartbeat\x18\x03 \x01(\v2\x1b.sysflux.agent.v1.HeartbeatH\x00R\theartbeatB\t\n" +
+	"\theartbeat\x18\x03 \x01(\v2\x1b.sysflux.agent.v1.HeartbeatH\x00R\theartbeat\x12?\n" +
+	"\vedge_policy\x18\x04 \x01(\v2\x1c.sysflux.agent.v1.EdgePolicyH\x00R\n" +
+	"edgePolicyB\t\n" +
 	"\amessage\"\xf2\x01\n" +
 	"\x15StreamRecordsResponse\x12/\n" +
 	"\x05hello\x18\x01 \x01(\v2\x17.sysflux.agent.v1.HelloH\x00R\x05hello\x12/\n" +
@@ -673,7 +792,12 @@ const file_sysflux_agent_v1_agent_service_proto_rawDesc = "" +
 	"\x11max_batch_records\x18\x03 \x01(\x05R\x0fmaxBatchRecords\"-\n" +
 	"\x03Ack\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x03R\x05epoch\x12\x10\n" +
-	"\x03seq\x18\x02 \x01(\x03R\x03seq\"D\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\"E\n" +
+	"\n" +
+	"EdgePolicy\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\x12\x1d\n" +
+	"\n" +
+	"rules_yaml\x18\x02 \x01(\tR\trulesYaml\"D\n" +
 	"\tHeartbeat\x127\n" +
 	"\tsend_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bsendTime\"\xce\x01\n" +
 	"\x05Hello\x12\x19\n" +
@@ -684,7 +808,7 @@ const file_sysflux_agent_v1_agent_service_proto_rawDesc = "" +
 	"oldest_seq\x18\x04 \x01(\x03R\toldestSeq\x12\x19\n" +
 	"\bnext_seq\x18\x05 \x01(\x03R\anextSeq\x12'\n" +
 	"\x0fmissing_records\x18\x06 \x01(\x03R\x0emissingRecords\x12\x18\n" +
-	"\aversion\x18\a \x01(\tR\aversion\"\xb3\x03\n" +
+	"\aversion\x18\a \x01(\tR\aversion\"\xe9\x04\n" +
 	"\x05Stats\x127\n" +
 	"\tread_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\x12)\n" +
 	"\x10produced_records\x18\x02 \x01(\x03R\x0fproducedRecords\x12!\n" +
@@ -696,7 +820,11 @@ const file_sysflux_agent_v1_agent_service_proto_rawDesc = "" +
 	"\x16kernel_dropped_records\x18\b \x01(\x03R\x14kernelDroppedRecords\x12#\n" +
 	"\rdecode_errors\x18\t \x01(\x03R\fdecodeErrors\x12+\n" +
 	"\x11observed_syscalls\x18\n" +
-	" \x01(\x03R\x10observedSyscalls2v\n" +
+	" \x01(\x03R\x10observedSyscalls\x120\n" +
+	"\x14edge_dropped_records\x18\v \x01(\x03R\x12edgeDroppedRecords\x12.\n" +
+	"\x13edge_policy_version\x18\f \x01(\x03R\x11edgePolicyVersion\x12&\n" +
+	"\x0fedge_rule_count\x18\r \x01(\x03R\redgeRuleCount\x12*\n" +
+	"\x11edge_policy_error\x18\x0e \x01(\tR\x0fedgePolicyError2v\n" +
 	"\fAgentService\x12f\n" +
 	"\rStreamRecords\x12&.sysflux.agent.v1.StreamRecordsRequest\x1a'.sysflux.agent.v1.StreamRecordsResponse\"\x00(\x010\x01B\xc4\x01\n" +
 	"\x14com.sysflux.agent.v1B\x11AgentServiceProtoP\x01Z7github.com/sysflux/sysflux/gen/sysflux/agent/v1;agentv1\xa2\x02\x03SAX\xaa\x02\x10Sysflux.Agent.V1\xca\x02\x10Sysflux\\Agent\\V1\xe2\x02\x1cSysflux\\Agent\\V1\\GPBMetadata\xea\x02\x12Sysflux::Agent::V1b\x06proto3"
@@ -713,37 +841,39 @@ func file_sysflux_agent_v1_agent_service_proto_rawDescGZIP() []byte {
 	return file_sysflux_agent_v1_agent_service_proto_rawDescData
 }
 
-var file_sysflux_agent_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_sysflux_agent_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_sysflux_agent_v1_agent_service_proto_goTypes = []any{
 	(*StreamRecordsRequest)(nil),  // 0: sysflux.agent.v1.StreamRecordsRequest
 	(*StreamRecordsResponse)(nil), // 1: sysflux.agent.v1.StreamRecordsResponse
 	(*Open)(nil),                  // 2: sysflux.agent.v1.Open
 	(*Ack)(nil),                   // 3: sysflux.agent.v1.Ack
-	(*Heartbeat)(nil),             // 4: sysflux.agent.v1.Heartbeat
-	(*Hello)(nil),                 // 5: sysflux.agent.v1.Hello
-	(*Stats)(nil),                 // 6: sysflux.agent.v1.Stats
-	(*v1.RecordBatch)(nil),        // 7: sysflow.v1.RecordBatch
-	(*v1.Position)(nil),           // 8: sysflow.v1.Position
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*EdgePolicy)(nil),            // 4: sysflux.agent.v1.EdgePolicy
+	(*Heartbeat)(nil),             // 5: sysflux.agent.v1.Heartbeat
+	(*Hello)(nil),                 // 6: sysflux.agent.v1.Hello
+	(*Stats)(nil),                 // 7: sysflux.agent.v1.Stats
+	(*v1.RecordBatch)(nil),        // 8: sysflow.v1.RecordBatch
+	(*v1.Position)(nil),           // 9: sysflow.v1.Position
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_sysflux_agent_v1_agent_service_proto_depIdxs = []int32{
 	2,  // 0: sysflux.agent.v1.StreamRecordsRequest.open:type_name -> sysflux.agent.v1.Open
 	3,  // 1: sysflux.agent.v1.StreamRecordsRequest.ack:type_name -> sysflux.agent.v1.Ack
-	4,  // 2: sysflux.agent.v1.StreamRecordsRequest.heartbeat:type_name -> sysflux.agent.v1.Heartbeat
-	5,  // 3: sysflux.agent.v1.StreamRecordsResponse.hello:type_name -> sysflux.agent.v1.Hello
-	7,  // 4: sysflux.agent.v1.StreamRecordsResponse.batch:type_name -> sysflow.v1.RecordBatch
-	4,  // 5: sysflux.agent.v1.StreamRecordsResponse.heartbeat:type_name -> sysflux.agent.v1.Heartbeat
-	6,  // 6: sysflux.agent.v1.StreamRecordsResponse.stats:type_name -> sysflux.agent.v1.Stats
-	8,  // 7: sysflux.agent.v1.Open.resume_after:type_name -> sysflow.v1.Position
-	9,  // 8: sysflux.agent.v1.Heartbeat.send_time:type_name -> google.protobuf.Timestamp
-	9,  // 9: sysflux.agent.v1.Stats.read_time:type_name -> google.protobuf.Timestamp
-	0,  // 10: sysflux.agent.v1.AgentService.StreamRecords:input_type -> sysflux.agent.v1.StreamRecordsRequest
-	1,  // 11: sysflux.agent.v1.AgentService.StreamRecords:output_type -> sysflux.agent.v1.StreamRecordsResponse
-	11, // [11:12] is the sub-list for method output_type
-	10, // [10:11] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	5,  // 2: sysflux.agent.v1.StreamRecordsRequest.heartbeat:type_name -> sysflux.agent.v1.Heartbeat
+	4,  // 3: sysflux.agent.v1.StreamRecordsRequest.edge_policy:type_name -> sysflux.agent.v1.EdgePolicy
+	6,  // 4: sysflux.agent.v1.StreamRecordsResponse.hello:type_name -> sysflux.agent.v1.Hello
+	8,  // 5: sysflux.agent.v1.StreamRecordsResponse.batch:type_name -> sysflow.v1.RecordBatch
+	5,  // 6: sysflux.agent.v1.StreamRecordsResponse.heartbeat:type_name -> sysflux.agent.v1.Heartbeat
+	7,  // 7: sysflux.agent.v1.StreamRecordsResponse.stats:type_name -> sysflux.agent.v1.Stats
+	9,  // 8: sysflux.agent.v1.Open.resume_after:type_name -> sysflow.v1.Position
+	10, // 9: sysflux.agent.v1.Heartbeat.send_time:type_name -> google.protobuf.Timestamp
+	10, // 10: sysflux.agent.v1.Stats.read_time:type_name -> google.protobuf.Timestamp
+	0,  // 11: sysflux.agent.v1.AgentService.StreamRecords:input_type -> sysflux.agent.v1.StreamRecordsRequest
+	1,  // 12: sysflux.agent.v1.AgentService.StreamRecords:output_type -> sysflux.agent.v1.StreamRecordsResponse
+	12, // [12:13] is the sub-list for method output_type
+	11, // [11:12] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_sysflux_agent_v1_agent_service_proto_init() }
@@ -755,6 +885,7 @@ func file_sysflux_agent_v1_agent_service_proto_init() {
 		(*StreamRecordsRequest_Open)(nil),
 		(*StreamRecordsRequest_Ack)(nil),
 		(*StreamRecordsRequest_Heartbeat)(nil),
+		(*StreamRecordsRequest_EdgePolicy)(nil),
 	}
 	file_sysflux_agent_v1_agent_service_proto_msgTypes[1].OneofWrappers = []any{
 		(*StreamRecordsResponse_Hello)(nil),
@@ -768,7 +899,7 @@ func file_sysflux_agent_v1_agent_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sysflux_agent_v1_agent_service_proto_rawDesc), len(file_sysflux_agent_v1_agent_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// FilterLanguage is the language of a subscription's filter.
+type FilterLanguage int32
+
+const (
+	// Falco's condition syntax, the default.
+	FilterLanguage_FILTER_LANGUAGE_UNSPECIFIED FilterLanguage = 0
+	// Falco's condition syntax over Falco's and SysFlow's fields (proc.name, fd.name, sf.type),
+	// with the hub's macros and lists.
+	FilterLanguage_FILTER_LANGUAGE_FALCO FilterLanguage = 1
+	// A CEL expression of type bool over the same fields, each a variable of the same name: what
+	// Falco conditions translate to.
+	FilterLanguage_FILTER_LANGUAGE_CEL FilterLanguage = 2
+)
+
+// Enum value maps for FilterLanguage.
+var (
+	FilterLanguage_name = map[int32]string{
+		0: "FILTER_LANGUAGE_UNSPECIFIED",
+		1: "FILTER_LANGUAGE_FALCO",
+		2: "FILTER_LANGUAGE_CEL",
+	}
+	FilterLanguage_value = map[string]int32{
+		"FILTER_LANGUAGE_UNSPECIFIED": 0,
+		"FILTER_LANGUAGE_FALCO":       1,
+		"FILTER_LANGUAGE_CEL":         2,
+	}
+)
+
+func (x FilterLanguage) Enum() *FilterLanguage {
+	p := new(FilterLanguage)
+	*p = x
+	return p
+}
+
+func (x FilterLanguage) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FilterLanguage) Descriptor() protoreflect.EnumDescriptor {
+	return file_sysflux_hub_v1_hub_service_proto_enumTypes[0].Descriptor()
+}
+
+func (FilterLanguage) Type() protoreflect.EnumType {
+	return &file_sysflux_hub_v1_hub_service_proto_enumTypes[0]
+}
+
+func (x FilterLanguage) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FilterLanguage.Descriptor instead.
+func (FilterLanguage) EnumDescriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{0}
+}
+
 // SubscribeContent says what a subscription receives.
 type SubscribeContent int32
 
@@ -71,11 +126,11 @@ func (x SubscribeContent) String() string {
 }
 
 func (SubscribeContent) Descriptor() protoreflect.EnumDescriptor {
-	return file_sysflux_hub_v1_hub_service_proto_enumTypes[0].Descriptor()
+	return file_sysflux_hub_v1_hub_service_proto_enumTypes[1].Descriptor()
 }
 
 func (SubscribeContent) Type() protoreflect.EnumType {
-	return &file_sysflux_hub_v1_hub_service_proto_enumTypes[0]
+	return &file_sysflux_hub_v1_hub_service_proto_enumTypes[1]
 }
 
 func (x SubscribeContent) Number() protoreflect.EnumNumber {
@@ -84,7 +139,7 @@ func (x SubscribeContent) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SubscribeContent.Descriptor instead.
 func (SubscribeContent) EnumDescriptor() ([]byte, []int) {
-	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{0}
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{1}
 }
 
 // SubscribeRequest selects the records a subscriber receives. Selectors of different kinds must
@@ -107,9 +162,21 @@ type SubscribeRequest struct {
 	// How long the stream may stay idle before the hub sends a heartbeat; zero means 10 seconds.
 	HeartbeatInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=heartbeat_interval,json=heartbeatInterval,proto3" json:"heartbeat_interval,omitempty"`
 	// What the subscriber receives: records, the alerts of the hub's rules, or both.
-	Content       SubscribeContent `protobuf:"varint,7,opt,name=content,proto3,enum=sysflux.hub.v1.SubscribeContent" json:"content,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Content SubscribeContent `protobuf:"varint,7,opt,name=content,proto3,enum=sysflux.hub.v1.SubscribeContent" json:"content,omitempty"`
+	// A condition the records must meet, written in filter_language; empty matches every record.
+	// A Falco condition may use the macros and lists of the rules in force on the hub when the
+	// subscription starts. The hub compiles it once, when the subscription starts, and refuses a
+	// filter that does not compile with INVALID_ARGUMENT, giving the line and column of the error.
+	//
+	// The filter applies to events and flows, and to entities and headers only when it selects
+	// their record type with sf.type. Other entities (processes, files, containers, pods) and
+	// headers pass it, so that the records that match can be resolved; leave them out with
+	// record_types.
+	Filter string `protobuf:"bytes,8,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The language filter is written in.
+	FilterLanguage FilterLanguage `protobuf:"varint,9,opt,name=filter_language,json=filterLanguage,proto3,enum=sysflux.hub.v1.FilterLanguage" json:"filter_language,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -189,6 +256,20 @@ func (x *SubscribeRequest) GetContent() SubscribeContent {
 		return x.Content
 	}
 	return SubscribeContent_SUBSCRIBE_CONTENT_UNSPECIFIED
+}
+
+func (x *SubscribeRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *SubscribeRequest) GetFilterLanguage() FilterLanguage {
+	if x != nil {
+		return x.FilterLanguage
+	}
+	return FilterLanguage_FILTER_LANGUAGE_UNSPECIFIED
 }
 
 // SubscribeResponse is one item of a subscription stream.
@@ -636,9 +717,18 @@ type AgentStatus struct {
 	// The last connection error, empty when connected.
 	LastError string `protobuf:"bytes,8,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	// When the stream was last established.
-	ConnectTime   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=connect_time,json=connectTime,proto3" json:"connect_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ConnectTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=connect_time,json=connectTime,proto3" json:"connect_time,omitempty"`
+	// The version of the hub's rules whose drop rules the agent applies, as its last Stats said;
+	// zero when it applies none.
+	EdgePolicyVersion int64 `protobuf:"varint,10,opt,name=edge_policy_version,json=edgePolicyVersion,proto3" json:"edge_policy_version,omitempty"`
+	// Records the agent dropped by the hub's drop rules before sending them, as its last Stats
+	// said.
+	EdgeDroppedRecords int64 `protobuf:"varint,11,opt,name=edge_dropped_records,json=edgeDroppedRecords,proto3" json:"edge_dropped_records,omitempty"`
+	// Why the agent could not apply the hub's latest drop rules, as its last Stats said; empty
+	// when it applies them.
+	EdgePolicyError string `protobuf:"bytes,12,opt,name=edge_policy_error,json=edgePolicyError,proto3" json:"edge_policy_error,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AgentStatus) Reset() {
@@ -734,11 +824,32 @@ func (x *AgentStatus) GetConnectTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *AgentStatus) GetEdgePolicyVersion() int64 {
+	if x != nil {
+		return x.EdgePolicyVersion
+	}
+	return 0
+}
+
+func (x *AgentStatus) GetEdgeDroppedRecords() int64 {
+	if x != nil {
+		return x.EdgeDroppedRecords
+	}
+	return 0
+}
+
+func (x *AgentStatus) GetEdgePolicyError() string {
+	if x != nil {
+		return x.EdgePolicyError
+	}
+	return ""
+}
+
 var File_sysflux_hub_v1_hub_service_proto protoreflect.FileDescriptor
 
 const file_sysflux_hub_v1_hub_service_proto_rawDesc = "" +
 	"\n" +
-	" sysflux/hub/v1/hub_service.proto\x12\x0esysflux.hub.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18sysflow/v1/records.proto\"\xe3\x02\n" +
+	" sysflux/hub/v1/hub_service.proto\x12\x0esysflux.hub.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18sysflow/v1/records.proto\"\xc4\x03\n" +
 	"\x10SubscribeRequest\x129\n" +
 	"\frecord_types\x18\x01 \x03(\x0e2\x16.sysflow.v1.RecordTypeR\vrecordTypes\x12\x19\n" +
 	"\bnode_ids\x18\x02 \x03(\tR\anodeIds\x12\x19\n" +
@@ -747,7 +858,9 @@ const file_sysflux_hub_v1_hub_service_proto_rawDesc = "" +
 	"\vfrom_oldest\x18\x05 \x01(\bR\n" +
 	"fromOldest\x12H\n" +
 	"\x12heartbeat_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x12:\n" +
-	"\acontent\x18\a \x01(\x0e2 .sysflux.hub.v1.SubscribeContentR\acontent\"\xf2\x01\n" +
+	"\acontent\x18\a \x01(\x0e2 .sysflux.hub.v1.SubscribeContentR\acontent\x12\x16\n" +
+	"\x06filter\x18\b \x01(\tR\x06filter\x12G\n" +
+	"\x0ffilter_language\x18\t \x01(\x0e2\x1e.sysflux.hub.v1.FilterLanguageR\x0efilterLanguage\"\xf2\x01\n" +
 	"\x11SubscribeResponse\x12/\n" +
 	"\x05batch\x18\x01 \x01(\v2\x17.sysflow.v1.RecordBatchH\x00R\x05batch\x12B\n" +
 	"\theartbeat\x18\x02 \x01(\v2\".sysflux.hub.v1.SubscribeHeartbeatH\x00R\theartbeat\x121\n" +
@@ -774,7 +887,7 @@ const file_sysflux_hub_v1_hub_service_proto_rawDesc = "" +
 	"\tsend_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bsendTime\"H\n" +
 	"\vRecordsLost\x12!\n" +
 	"\flost_records\x18\x01 \x01(\x03R\vlostRecords\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xea\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xf8\x03\n" +
 	"\vAgentStatus\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12\x17\n" +
@@ -785,7 +898,15 @@ const file_sysflux_hub_v1_hub_service_proto_rawDesc = "" +
 	"\x11duplicate_records\x18\a \x01(\x03R\x10duplicateRecords\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\b \x01(\tR\tlastError\x12=\n" +
-	"\fconnect_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vconnectTime*\x9c\x01\n" +
+	"\fconnect_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vconnectTime\x12.\n" +
+	"\x13edge_policy_version\x18\n" +
+	" \x01(\x03R\x11edgePolicyVersion\x120\n" +
+	"\x14edge_dropped_records\x18\v \x01(\x03R\x12edgeDroppedRecords\x12*\n" +
+	"\x11edge_policy_error\x18\f \x01(\tR\x0fedgePolicyError*e\n" +
+	"\x0eFilterLanguage\x12\x1f\n" +
+	"\x1bFILTER_LANGUAGE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15FILTER_LANGUAGE_FALCO\x10\x01\x12\x17\n" +
+	"\x13FILTER_LANGUAGE_CEL\x10\x02*\x9c\x01\n" +
 	"\x10SubscribeContent\x12!\n" +
 	"\x1dSUBSCRIBE_CONTENT_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19SUBSCRIBE_CONTENT_RECORDS\x10\x01\x12\x1c\n" +
@@ -810,50 +931,52 @@ func file_sysflux_hub_v1_hub_service_proto_rawDescGZIP() []byte {
 	return file_sysflux_hub_v1_hub_service_proto_rawDescData
 }
 
-var file_sysflux_hub_v1_hub_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_sysflux_hub_v1_hub_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_sysflux_hub_v1_hub_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_sysflux_hub_v1_hub_service_proto_goTypes = []any{
-	(SubscribeContent)(0),         // 0: sysflux.hub.v1.SubscribeContent
-	(*SubscribeRequest)(nil),      // 1: sysflux.hub.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 2: sysflux.hub.v1.SubscribeResponse
-	(*Alert)(nil),                 // 3: sysflux.hub.v1.Alert
-	(*ListAgentsRequest)(nil),     // 4: sysflux.hub.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),    // 5: sysflux.hub.v1.ListAgentsResponse
-	(*SubscribeHeartbeat)(nil),    // 6: sysflux.hub.v1.SubscribeHeartbeat
-	(*RecordsLost)(nil),           // 7: sysflux.hub.v1.RecordsLost
-	(*AgentStatus)(nil),           // 8: sysflux.hub.v1.AgentStatus
-	nil,                           // 9: sysflux.hub.v1.Alert.OutputFieldsEntry
-	(v1.RecordType)(0),            // 10: sysflow.v1.RecordType
-	(*v1.Position)(nil),           // 11: sysflow.v1.Position
-	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
-	(*v1.RecordBatch)(nil),        // 13: sysflow.v1.RecordBatch
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(FilterLanguage)(0),           // 0: sysflux.hub.v1.FilterLanguage
+	(SubscribeContent)(0),         // 1: sysflux.hub.v1.SubscribeContent
+	(*SubscribeRequest)(nil),      // 2: sysflux.hub.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 3: sysflux.hub.v1.SubscribeResponse
+	(*Alert)(nil),                 // 4: sysflux.hub.v1.Alert
+	(*ListAgentsRequest)(nil),     // 5: sysflux.hub.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),    // 6: sysflux.hub.v1.ListAgentsResponse
+	(*SubscribeHeartbeat)(nil),    // 7: sysflux.hub.v1.SubscribeHeartbeat
+	(*RecordsLost)(nil),           // 8: sysflux.hub.v1.RecordsLost
+	(*AgentStatus)(nil),           // 9: sysflux.hub.v1.AgentStatus
+	nil,                           // 10: sysflux.hub.v1.Alert.OutputFieldsEntry
+	(v1.RecordType)(0),            // 11: sysflow.v1.RecordType
+	(*v1.Position)(nil),           // 12: sysflow.v1.Position
+	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
+	(*v1.RecordBatch)(nil),        // 14: sysflow.v1.RecordBatch
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_sysflux_hub_v1_hub_service_proto_depIdxs = []int32{
-	10, // 0: sysflux.hub.v1.SubscribeRequest.record_types:type_name -> sysflow.v1.RecordType
-	11, // 1: sysflux.hub.v1.SubscribeRequest.resume_after:type_name -> sysflow.v1.Position
-	12, // 2: sysflux.hub.v1.SubscribeRequest.heartbeat_interval:type_name -> google.protobuf.Duration
-	0,  // 3: sysflux.hub.v1.SubscribeRequest.content:type_name -> sysflux.hub.v1.SubscribeContent
-	13, // 4: sysflux.hub.v1.SubscribeResponse.batch:type_name -> sysflow.v1.RecordBatch
-	6,  // 5: sysflux.hub.v1.SubscribeResponse.heartbeat:type_name -> sysflux.hub.v1.SubscribeHeartbeat
-	7,  // 6: sysflux.hub.v1.SubscribeResponse.lost:type_name -> sysflux.hub.v1.RecordsLost
-	3,  // 7: sysflux.hub.v1.SubscribeResponse.alert:type_name -> sysflux.hub.v1.Alert
-	14, // 8: sysflux.hub.v1.Alert.time:type_name -> google.protobuf.Timestamp
-	9,  // 9: sysflux.hub.v1.Alert.output_fields:type_name -> sysflux.hub.v1.Alert.OutputFieldsEntry
-	11, // 10: sysflux.hub.v1.Alert.position:type_name -> sysflow.v1.Position
-	8,  // 11: sysflux.hub.v1.ListAgentsResponse.agents:type_name -> sysflux.hub.v1.AgentStatus
-	14, // 12: sysflux.hub.v1.SubscribeHeartbeat.send_time:type_name -> google.protobuf.Timestamp
-	11, // 13: sysflux.hub.v1.AgentStatus.last_position:type_name -> sysflow.v1.Position
-	14, // 14: sysflux.hub.v1.AgentStatus.connect_time:type_name -> google.protobuf.Timestamp
-	1,  // 15: sysflux.hub.v1.HubService.Subscribe:input_type -> sysflux.hub.v1.SubscribeRequest
-	4,  // 16: sysflux.hub.v1.HubService.ListAgents:input_type -> sysflux.hub.v1.ListAgentsRequest
-	2,  // 17: sysflux.hub.v1.HubService.Subscribe:output_type -> sysflux.hub.v1.SubscribeResponse
-	5,  // 18: sysflux.hub.v1.HubService.ListAgents:output_type -> sysflux.hub.v1.ListAgentsResponse
-	17, // [17:19] is the sub-list for method output_type
-	15, // [15:17] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	11, // 0: sysflux.hub.v1.SubscribeRequest.record_types:type_name -> sysflow.v1.RecordType
+	12, // 1: sysflux.hub.v1.SubscribeRequest.resume_after:type_name -> sysflow.v1.Position
+	13, // 2: sysflux.hub.v1.SubscribeRequest.heartbeat_interval:type_name -> google.protobuf.Duration
+	1,  // 3: sysflux.hub.v1.SubscribeRequest.content:type_name -> sysflux.hub.v1.SubscribeContent
+	0,  // 4: sysflux.hub.v1.SubscribeRequest.filter_language:type_name -> sysflux.hub.v1.FilterLanguage
+	14, // 5: sysflux.hub.v1.SubscribeResponse.batch:type_name -> sysflow.v1.RecordBatch
+	7,  // 6: sysflux.hub.v1.SubscribeResponse.heartbeat:type_name -> sysflux.hub.v1.SubscribeHeartbeat
+	8,  // 7: sysflux.hub.v1.SubscribeResponse.lost:type_name -> sysflux.hub.v1.RecordsLost
+	4,  // 8: sysflux.hub.v1.SubscribeResponse.alert:type_name -> sysflux.hub.v1.Alert
+	15, // 9: sysflux.hub.v1.Alert.time:type_name -> google.protobuf.Timestamp
+	10, // 10: sysflux.hub.v1.Alert.output_fields:type_name -> sysflux.hub.v1.Alert.OutputFieldsEntry
+	12, // 11: sysflux.hub.v1.Alert.position:type_name -> sysflow.v1.Position
+	9,  // 12: sysflux.hub.v1.ListAgentsResponse.agents:type_name -> sysflux.hub.v1.AgentStatus
+	15, // 13: sysflux.hub.v1.SubscribeHeartbeat.send_time:type_name -> google.protobuf.Timestamp
+	12, // 14: sysflux.hub.v1.AgentStatus.last_position:type_name -> sysflow.v1.Position
+	15, // 15: sysflux.hub.v1.AgentStatus.connect_time:type_name -> google.protobuf.Timestamp
+	2,  // 16: sysflux.hub.v1.HubService.Subscribe:input_type -> sysflux.hub.v1.SubscribeRequest
+	5,  // 17: sysflux.hub.v1.HubService.ListAgents:input_type -> sysflux.hub.v1.ListAgentsRequest
+	3,  // 18: sysflux.hub.v1.HubService.Subscribe:output_type -> sysflux.hub.v1.SubscribeResponse
+	6,  // 19: sysflux.hub.v1.HubService.ListAgents:output_type -> sysflux.hub.v1.ListAgentsResponse
+	18, // [18:20] is the sub-list for method output_type
+	16, // [16:18] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_sysflux_hub_v1_hub_service_proto_init() }
@@ -872,7 +995,7 @@ func file_sysflux_hub_v1_hub_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sysflux_hub_v1_hub_service_proto_rawDesc), len(file_sysflux_hub_v1_hub_service_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -49,7 +49,8 @@ type AgentServiceClient interface {
 	//
 	// The hub's first message must be an Open. The agent answers with a Hello, then sends every
 	// record it still holds after the Open's resume position, in sequence order, followed by new
-	// records as they are produced. The agent keeps every record the hub has not acknowledged, so a
+	// records as they are produced. The hub sends its EdgePolicy after the Hello and again whenever
+	// its rules change; the agent applies it to the records it produces from then on. The agent keeps every record the hub has not acknowledged, so a
 	// hub that reconnects (after a network failure or a restart) loses nothing. Only one hub stream
 	// is served at a time: a newer Open replaces the older stream.
 	StreamRecords(context.Context) *connect.BidiStreamForClient[v1.StreamRecordsRequest, v1.StreamRecordsResponse]
@@ -91,7 +92,8 @@ type AgentServiceHandler interface {
 	//
 	// The hub's first message must be an Open. The agent answers with a Hello, then sends every
 	// record it still holds after the Open's resume position, in sequence order, followed by new
-	// records as they are produced. The agent keeps every record the hub has not acknowledged, so a
+	// records as they are produced. The hub sends its EdgePolicy after the Hello and again whenever
+	// its rules change; the agent applies it to the records it produces from then on. The agent keeps every record the hub has not acknowledged, so a
 	// hub that reconnects (after a network failure or a restart) loses nothing. Only one hub stream
 	// is served at a time: a newer Open replaces the older stream.
 	StreamRecords(context.Context, *connect.BidiStream[v1.StreamRecordsRequest, v1.StreamRecordsResponse]) error
