@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -324,4 +325,30 @@ func yes(ok bool) string {
 		return "yes"
 	}
 	return "NO"
+}
+
+// The index fires the same rules as checking every rule against every record, over every
+// fixture trace, with Falco's default and incubating rules.
+func TestWithoutIndexAgrees(t *testing.T) {
+	sets := map[string]*engine.Set{}
+	_, _, sets["default"] = evalInputs(t)
+	inc, err := engine.Load(file(t, "falco-rules/falco_rules.yaml"), file(t, "falco-rules/falco-incubating_rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets["default+incubating"] = inc
+	for _, tr := range traces(t) {
+		recs, err := sfavro.ReadFile(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, set := range sets {
+			with, without := newEvalLoop(), newEvalLoop()
+			with.pass(set, recs)
+			without.pass(set.WithoutIndex(), recs)
+			if !maps.Equal(with.matches, without.matches) {
+				t.Errorf("%s, %s rules: with the index %v, without %v", filepath.Base(tr), name, with.matches, without.matches)
+			}
+		}
+	}
 }

@@ -1,0 +1,205 @@
+package engine_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sysflux/sysflux/agent/sfavro"
+	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	"github.com/sysflux/sysflux/policy/defaults"
+	"github.com/sysflux/sysflux/policy/engine"
+	"github.com/sysflux/sysflux/policy/entity"
+)
+
+// FuzzCompile compiles a rule whose condition is any string, with the lists and macros of the
+// default rules in scope, and checks that the engine either compiles it or returns an error,
+// never panics; that a compiled rule evaluates on records of every type without panicking,
+// with and without the rule index, and renders its alert; and that the index never keeps a
+// rule from a record it matches. The seeds are the conditions of the rules and macros of the
+// fixture rules files (Falco's and SysFlow's), and the corpus in testdata/fuzz/FuzzCompile.
+func FuzzCompile(f *testing.F) {
+	for _, c := range fixtureConditions(f) {
+		f.Add(c)
+	}
+	in := fuzzInputs(f)
+	f.Fuzz(func(t *testing.T, cond string) {
+		rule, err := yaml.Marshal([]map[string]string{{
+			"rule": "fuzzed", "desc": "a fuzzed condition", "condition": cond,
+			"output": "fuzzed (proc=%proc.name file=%fd.name parent=%proc.aname[2] type=%evt.type)", "priority": "WARNING",
+		}})
+		if err != nil {
+			t.Skip(err) // no YAML for it; nothing for the engine to load
+		}
+		set, err := engine.Load(in.macros, engine.File{Name: "fuzzed.yaml", Data: rule})
+		if err != nil {
+			if set != nil {
+				t.Fatalf("Load(%q) returned a Set and the error %v", cond, err)
+			}
+			if err.Error() == "" {
+				t.Fatalf("Load(%q) returned an empty error", cond)
+			}
+			return
+		}
+		if set == nil {
+			t.Fatalf("Load(%q) returned neither a Set nor an error", cond)
+		}
+		i := slices.IndexFunc(set.Rules(), func(r *engine.Rule) bool { return r.Name == "fuzzed" })
+		if i < 0 {
+			t.Fatalf("Load(%q): no rule %q in %s", cond, "fuzzed", set.Summary())
+		}
+		r := set.Rules()[i]
+		switch r.Status {
+		case engine.Compiled:
+			if r.CEL == "" {
+				t.Fatalf("Load(%q): compiled rule without CEL", cond)
+			}
+		case engine.NotApplicable:
+			if r.Reason == "" {
+				t.Fatalf("Load(%q): not applicable without a reason", cond)
+			}
+			return
+		default:
+			return
+		}
+		noIndex := set.WithoutIndex()
+		ev := engine.NewEvaluator()
+		for _, rec := range in.recs {
+			indexed := false
+			ev.Eval(set, rec, in.ents, func(m *engine.Rule) {
+				indexed = true
+				if a := m.Alert(&ev.Event); a.Rule != "fuzzed" || a.Output == "" {
+					t.Fatalf("Load(%q): alert %+v", cond, a)
+				}
+			})
+			all := false
+			ev.Eval(noIndex, rec, in.ents, func(*engine.Rule) { all = true })
+			if all && !indexed {
+				t.Fatalf("rule %q (CEL %s, match %+v) matches a %s with flags %d, but the index does not check it there",
+					cond, r.CEL, r.Match, sfavro.TypeOf(rec), opFlags(rec))
+			}
+			if indexed && !all {
+				t.Fatalf("rule %q (CEL %s) matches a %s only with the index", cond, r.CEL, sfavro.TypeOf(rec))
+			}
+		}
+	})
+}
+
+func opFlags(rec *sysflowv1.Record) int32 {
+	f, _ := sfavro.OpFlags(rec)
+	return f
+}
+
+// fuzzInput is what every fuzzed condition is compiled and evaluated with.
+type fuzzInput struct {
+	macros engine.File         // the default rules' lists and macros, without the rules
+	ents   *entity.Table       // every entity of the traces
+	recs   []*sysflowv1.Record // a few records of each type that rules check
+}
+
+var (
+	fuzzOnce sync.Once
+	fuzzIn   fuzzInput
+	fuzzErr  error
+)
+
+// fuzzInputs returns the input of FuzzCompile, built once.
+func fuzzInputs(tb testing.TB) fuzzInput {
+	tb.Helper()
+	fuzzOnce.Do(func() {
+		def := defaults.Files()[0]
+		var items []map[string]any
+		if fuzzErr = yaml.Unmarshal(def.Data, &items); fuzzErr != nil {
+			return
+		}
+		items = slices.DeleteFunc(items, func(it map[string]any) bool { _, ok := it["rule"]; return ok })
+		b, err := yaml.Marshal(items)
+		if err != nil {
+			fuzzErr = err
+			return
+		}
+		fuzzIn.macros = engine.File{Name: def.Name, Data: b}
+		fuzzIn.ents = entity.New(0)
+		perType := map[sysflowv1.RecordType]int{}
+		for _, name := range []string{"sfprocessor_k8s_small.sf", "sfprocessor_shellshock.sf", "sfcollector_files_files.sf", "sfcollector_rename_rename.sf"} {
+			recs, err := sfavro.ReadFile(filepath.Join(fixtures, "sysflow/traces", name))
+			if err != nil {
+				fuzzErr = err
+				return
+			}
+			for _, r := range recs {
+				if fuzzIn.ents.Put(r) {
+					continue
+				}
+				if t := sfavro.TypeOf(r); perType[t] < 3 {
+					perType[t]++
+					fuzzIn.recs = append(fuzzIn.recs, r)
+				}
+			}
+		}
+	})
+	if fuzzErr != nil {
+		tb.Fatalf("fuzz inputs: %v", fuzzErr)
+	}
+	return fuzzIn
+}
+
+// fixtureConditions returns the conditions of the rules and macros of the fixture rules files.
+func fixtureConditions(tb testing.TB) []string {
+	tb.Helper()
+	paths, err := filepath.Glob(filepath.Join(fixtures, "falco-rules", "*.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	more, err := filepath.Glob(filepath.Join(fixtures, "sysflow-policies", "*.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	paths = append(paths, more...)
+	if len(paths) == 0 {
+		tb.Fatalf("no rules files in %s", fixtures)
+	}
+	var conds []string
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var items []map[string]any
+		if yaml.Unmarshal(b, &items) != nil {
+			continue // a few of SysFlow's files are not valid YAML (tabs); the others are enough
+		}
+		for _, it := range items {
+			if c, ok := it["condition"].(string); ok && !slices.Contains(conds, c) {
+				conds = append(conds, c)
+			}
+		}
+	}
+	return conds
+}
+
+// The default rules without their rules still load, so that fuzzed conditions see every list
+// and macro.
+func TestFuzzMacrosLoad(t *testing.T) {
+	in := fuzzInputs(t)
+	set, err := engine.Load(in.macros)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _, _ := set.Counts(); n != 0 {
+		t.Errorf("lists and macros of the default rules: %s, want no rule", set.Summary())
+	}
+	if len(in.recs) == 0 {
+		t.Fatal("no records to evaluate fuzzed rules on")
+	}
+	var ne *engine.RuleError
+	_, err = engine.Load(in.macros, engine.File{Name: "r.yaml", Data: []byte("- rule: r\n  desc: d\n  condition: spawned_process and proc.nam = sh\n  output: o\n  priority: WARNING\n")})
+	if !errors.As(err, &ne) {
+		t.Errorf("a rule on an unknown field with the default macros: error %v, want a RuleError", err)
+	}
+}
