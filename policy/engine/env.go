@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"net/netip"
 	"path"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,8 @@ func celType(t field.Type) *cel.Type {
 		return cel.ListType(cel.IntType)
 	case field.StringMap:
 		return cel.MapType(cel.StringType, cel.StringType)
+	case field.IPNet:
+		return cel.ListType(cel.StringType)
 	}
 	return cel.DynType
 }
@@ -93,6 +96,24 @@ func newEnv() (*cel.Env, error) {
 				for it.HasNext() == types.True {
 					if PathPrefix(string(it.Next().(types.String)), p) {
 						return types.True
+					}
+				}
+				return types.False
+			}))),
+		// innet(addrs, nets): whether one of the addresses is in one of the networks (CIDR).
+		cel.Function("innet", cel.Overload("innet_list_list", []*cel.Type{cel.ListType(cel.StringType), cel.ListType(cel.StringType)}, cel.BoolType,
+			cel.BinaryBinding(func(addrs, nets ref.Val) ref.Val {
+				as, ns := addrs.(traits.Lister), nets.(traits.Lister)
+				for i := types.Int(0); i < as.Size().(types.Int); i++ {
+					a, err := netip.ParseAddr(string(as.Get(i).(types.String)))
+					if err != nil {
+						continue
+					}
+					for j := types.Int(0); j < ns.Size().(types.Int); j++ {
+						p, err := netip.ParsePrefix(string(ns.Get(j).(types.String)))
+						if err == nil && p.Contains(a) {
+							return types.True
+						}
 					}
 				}
 				return types.False

@@ -29,12 +29,27 @@ func strList(name, desc string, arg Arg, get func(e *Event) ([]string, bool)) *F
 	return &Field{Name: name, Type: StringList, Arg: arg, Desc: desc, get: func(e *Event) (any, bool) { return get(e) }}
 }
 
-func numList(name, desc string, get func(e *Event) ([]int64, bool)) *Field {
-	return &Field{Name: name, Type: IntList, Arg: IndexArg, Desc: desc, get: func(e *Event) (any, bool) { return get(e) }}
+func numList(name, desc string, arg Arg, get func(e *Event) ([]int64, bool)) *Field {
+	return &Field{Name: name, Type: IntList, Arg: arg, Desc: desc, get: func(e *Event) (any, bool) { return get(e) }}
 }
 
 func strMap(name, desc string, get func(e *Event) (map[string]string, bool)) *Field {
 	return &Field{Name: name, Type: StringMap, Arg: KeyArg, Desc: desc, get: func(e *Event) (any, bool) { return get(e) }}
+}
+
+func ipNet(name, desc string, get func(ep endpoints) []netip.AddrPort) *Field {
+	return &Field{Name: name, Type: IPNet, Desc: desc, get: func(e *Event) (any, bool) {
+		ep, ok := e.net()
+		if !ok {
+			return nil, false
+		}
+		ends := get(ep)
+		out := make([]string, len(ends))
+		for i, a := range ends {
+			out[i] = a.Addr().String()
+		}
+		return out, true
+	}}
 }
 
 // Accessors shared by several fields.
@@ -127,6 +142,42 @@ func addrString(a netip.Addr) string { return a.String() }
 
 func pid(p *sysflowv1.Process) int64 { return p.GetOid().GetHpid() }
 
+// capSet is a thread.cap_* field: the capability set the agent recorded, absent from records
+// of SysFlow files.
+func capSet(set func(p *sysflowv1.Process) *uint64) func(e *Event) (string, bool) {
+	return func(e *Event) (string, bool) {
+		p := e.process()
+		if p == nil || set(p) == nil {
+			return "", false
+		}
+		return CapNames(*set(p)), true
+	}
+}
+
+// isMemfdExe reports whether an executable path is that of a memfd_create(2) file: Linux names
+// those "/memfd:NAME (deleted)" (the path /proc/PID/exe links to), and Falco prints the runc
+// copy as "memfd:runc_cloned:/proc/self/exe".
+func isMemfdExe(p *sysflowv1.Process) bool {
+	return strings.HasPrefix(p.GetExe(), "/memfd:") || strings.HasPrefix(p.GetExe(), "memfd:")
+}
+
+// nameChanged is fd.name_changed; see its description.
+func nameChanged(e *Event) (bool, bool) {
+	const named = int32(sysflowv1.OperationFlag_OPERATION_FLAG_OPEN | sysflowv1.OperationFlag_OPERATION_FLAG_CONNECT |
+		sysflowv1.OperationFlag_OPERATION_FLAG_ACCEPT)
+	switch r := e.Rec.GetRec().(type) {
+	case *sysflowv1.Record_FileFlow:
+		return r.FileFlow.GetOpFlags()&named != 0, true
+	case *sysflowv1.Record_NetworkFlow:
+		return r.NetworkFlow.GetOpFlags()&named != 0, true
+	case *sysflowv1.Record_NetworkEvent:
+		return r.NetworkEvent.GetOpFlags()&named != 0, true
+	case *sysflowv1.Record_FileEvent:
+		return true, true
+	}
+	return false, false
+}
+
 func isOpen(e *Event) bool {
 	f, _ := sfavro.OpFlags(e.Rec)
 	return f&op(sysflowv1.OperationFlag_OPERATION_FLAG_OPEN) != 0 && e.Rec.GetFileFlow() != nil
@@ -186,7 +237,7 @@ func init() {
 			_, ok := openFlags(e)
 			return false, ok
 		}),
-		strMap("evt.arg", "the call's arguments by name (path, name, oldpath, newpath, target, linkpath, flags, fd, uid, ...)", evtArgs),
+		strMap("evt.arg", "the call's arguments by name (path, name, oldpath, newpath, target, linkpath, flags, fd, uid, ...) and, for process events, by position (evt.arg[0]); a ptrace's are request, its name such as PTRACE_ATTACH (a condition may also give its number), and pid, the target's", evtArgs),
 		str("evt.args", "the call's arguments as name=value pairs", func(e *Event) (string, bool) {
 			m, ok := evtArgs(e)
 			if !ok {
@@ -223,6 +274,7 @@ func init() {
 			return 0
 		})),
 		str("proc.env", "the environment, space-separated", ofProc(func(p *sysflowv1.Process) string { return strings.Join(p.GetEnv(), " ") })),
+		boolean("proc.is_exe_from_memfd", "whether the executable is a memfd_create(2) file, read from its path: Linux shows those as /memfd:NAME (deleted)", ofProc(isMemfdExe)),
 		boolean("proc.is_container_entrypoint", "whether the process is its container's entry point", ofProc((*sysflowv1.Process).GetEntry)),
 		num("proc.ppid", "the parent's process id", ofProc(func(p *sysflowv1.Process) int64 { return p.GetPoid().GetHpid() })),
 		str("proc.pname", "the parent's name", ofParent(procName)),
@@ -234,7 +286,7 @@ func init() {
 		strList("proc.aexe", "executables of the process and its ancestors", IndexArg, ofLineage((*sysflowv1.Process).GetExe)),
 		strList("proc.aexepath", "executables of the process and its ancestors", IndexArg, ofLineage((*sysflowv1.Process).GetExe)),
 		strList("proc.acmdline", "command lines of the process and its ancestors", IndexArg, ofLineage(cmdline)),
-		numList("proc.apid", "ids of the process and its ancestors", ofLineage(pid)),
+		numList("proc.apid", "ids of the process and its ancestors", IndexArg, ofLineage(pid)),
 		str("proc.sname", "the name of the process's topmost known ancestor", func(e *Event) (string, bool) {
 			ps := e.lineage()
 			if len(ps) == 0 {
@@ -251,8 +303,19 @@ func init() {
 			return Time(e.Rec) - p.GetOid().GetCreateTs(), true
 		}),
 
+		str("thread.cap_effective", "the effective capabilities, as Falco writes them: CAP_* names, space-separated, in the order of their numbers; no value on records of SysFlow files, which do not carry capabilities", capSet(func(p *sysflowv1.Process) *uint64 { return p.CapEffective })),
+		str("thread.cap_permitted", "the permitted capabilities, written as thread.cap_effective's", capSet(func(p *sysflowv1.Process) *uint64 { return p.CapPermitted })),
+		str("thread.cap_inheritable", "the inheritable capabilities, written as thread.cap_effective's", capSet(func(p *sysflowv1.Process) *uint64 { return p.CapInheritable })),
+
 		// user.* and group.*
 		num("user.uid", "the process's user id", ofProc(func(p *sysflowv1.Process) int64 { return int64(p.GetUid()) })),
+		num("user.loginuid", "the process's login user id, -1 when unset; no value on records of SysFlow files, which do not carry it", func(e *Event) (int64, bool) {
+			p := e.process()
+			if p == nil || p.Loginuid == nil {
+				return 0, false
+			}
+			return int64(*p.Loginuid), true
+		}),
 		str("user.name", "the process's user name", ofProc((*sysflowv1.Process).GetUserName)),
 		num("group.gid", "the process's group id", ofProc(func(p *sysflowv1.Process) int64 { return int64(p.GetGid()) })),
 		str("group.name", "the process's group name", ofProc((*sysflowv1.Process).GetGroupName)),
@@ -276,6 +339,7 @@ func init() {
 		str("fd.l4proto", "tcp, udp, icmp", ofNet(func(ep endpoints) string { return protoName(ep.proto) })),
 		str("fd.sockfamily", "ip for network flows", ofNet(func(endpoints) string { return "ip" })),
 		boolean("fd.connected", "true for network flows (they record calls on a connection)", ofNet(func(endpoints) bool { return true })),
+		boolean("fd.name_changed", "true when the record's descriptor got its name during the record: a file or network flow (or network event) whose operations include an open, a connect or an accept, and a file event; false for other flows, which use a descriptor named before them; no value for records without a descriptor", nameChanged),
 		str("fd.cip", "the client's address", ofNet(func(ep endpoints) string { return addrString(ep.client.Addr()) })),
 		str("fd.sip", "the server's address", ofNet(func(ep endpoints) string { return addrString(ep.server.Addr()) })),
 		str("fd.lip", "this process's address", ofNet(func(ep endpoints) string { return addrString(ep.local.Addr()) })),
@@ -287,9 +351,24 @@ func init() {
 		strList("fd.port", "both ports of the connection", NoArg, ofNet(func(ep endpoints) []string {
 			return []string{strconv.Itoa(int(ep.client.Port())), strconv.Itoa(int(ep.server.Port()))}
 		})),
-		strList("fd.ip", "both addresses of the connection", NoArg, ofNet(func(ep endpoints) []string {
+		strList("fd.ip", "both addresses of the connection: fd.ip = A holds when either is A, != when neither is", NoArg, ofNet(func(ep endpoints) []string {
 			return []string{addrString(ep.client.Addr()), addrString(ep.server.Addr())}
 		})),
+		ipNet("fd.net", "both addresses of the connection, matched against networks: fd.net = 10.0.0.0/8 holds when either is in it, != when neither is", func(ep endpoints) []netip.AddrPort {
+			return []netip.AddrPort{ep.client, ep.server}
+		}),
+		ipNet("fd.cnet", "the client's address, matched against networks (fd.cnet in (10.0.0.0/8, 192.168.0.0/16))", func(ep endpoints) []netip.AddrPort {
+			return []netip.AddrPort{ep.client}
+		}),
+		ipNet("fd.snet", "the server's address, matched against networks", func(ep endpoints) []netip.AddrPort {
+			return []netip.AddrPort{ep.server}
+		}),
+		ipNet("fd.lnet", "this process's address, matched against networks", func(ep endpoints) []netip.AddrPort {
+			return []netip.AddrPort{ep.local}
+		}),
+		ipNet("fd.rnet", "the peer's address, matched against networks", func(ep endpoints) []netip.AddrPort {
+			return []netip.AddrPort{ep.remote}
+		}),
 
 		// container.*
 		str("container.id", "the container's id, host on the host", ofContainer("host", (*sysflowv1.Container).GetId)),
@@ -324,14 +403,13 @@ func init() {
 		})),
 	)
 
-	unsupportedFields("SysFlow records do not carry capabilities", "thread.cap_")
-	unsupportedFields("SysFlow records do not carry the login user", "user.loginuid", "user.loginname", "user.homedir", "user.shell")
+	unsupportedFields("SysFlow records do not carry the login user's name", "user.loginname")
+	unsupportedFields("SysFlow records do not carry users' home directories or shells", "user.homedir", "user.shell")
 	unsupportedFields("SysFlow records do not carry session or process-group ids", "proc.vpgid", "proc.vpgid.", "proc.is_vpgid_leader", "proc.sid", "proc.sid.", "proc.is_sid_leader", "proc.pgid")
-	unsupportedFields("SysFlow records do not describe executable inodes or overlay layers", "proc.exe_ino", "proc.exe_ino.", "proc.is_exe_upper_layer", "proc.is_exe_from_memfd", "proc.is_exe_writable", "proc.exe_writable", "proc.is_exe_lower_layer")
+	unsupportedFields("SysFlow records do not describe executable inodes or overlay layers", "proc.exe_ino", "proc.exe_ino.", "proc.is_exe_upper_layer", "proc.is_exe_writable", "proc.exe_writable", "proc.is_exe_lower_layer")
 	unsupportedFields("SysFlow records do not carry the parent's start time", "proc.ppid.duration")
 	unsupportedFields("SysFlow records do not carry names resolved from addresses", "fd.sip.name", "fd.cip.name", "fd.rip.name", "fd.lip.name")
-	unsupportedFields("network masks in conditions are not supported", "fd.net", "fd.snet", "fd.cnet", "fd.lnet", "fd.rnet")
-	unsupportedFields("SysFlow records do not keep the file names of all descriptors", "fd.types", "fd.name_changed", "fs.path.")
+	unsupportedFields("SysFlow records do not keep the file names of all descriptors", "fd.types", "fs.path.")
 	unsupportedFields("SysFlow records do not carry container start times", "container.start_ts", "container.duration")
 	unsupportedFields("Kubernetes audit events are not a syscall source", "ka.", "k8s.io")
 }
@@ -373,6 +451,16 @@ func evtArgs(e *Event) (map[string]string, bool) {
 			m["uid"] = args[0]
 		case flags&op(sysflowv1.OperationFlag_OPERATION_FLAG_SETNS) != 0 && len(args) > 1:
 			m["nstype"], m["flags"] = args[1], args[1]
+		case flags&op(sysflowv1.OperationFlag_OPERATION_FLAG_PTRACE) != 0:
+			// args: the request (its name, or a number from a source that sends numbers) and
+			// the target's pid.
+			if len(args) > 0 {
+				name, _ := PtraceRequestName(args[0])
+				m["request"], m["0"] = name, name
+			}
+			if len(args) > 1 {
+				m["pid"] = args[1]
+			}
 		case flags&op(sysflowv1.OperationFlag_OPERATION_FLAG_EXEC) != 0:
 			if p := e.process(); p != nil {
 				m["filename"], m["exe"], m["args"] = p.GetExe(), p.GetExe(), p.GetExeArgs()

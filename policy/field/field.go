@@ -37,6 +37,9 @@ const (
 	StringList      // []string: a field with several values, or indexed by a number
 	IntList         // []int64, likewise
 	StringMap       // map[string]string: indexed by a name, as in evt.arg[path]
+	// IPNet is a network end's addresses ([]string), which conditions match against networks
+	// written in CIDR notation (fd.net = 10.0.0.0/8).
+	IPNet
 )
 
 func (t Type) String() string {
@@ -53,6 +56,8 @@ func (t Type) String() string {
 		return "list(int)"
 	case StringMap:
 		return "map(string, string)"
+	case IPNet:
+		return "network"
 	}
 	return fmt.Sprintf("Type(%d)", int(t))
 }
@@ -130,7 +135,7 @@ func register(fs ...*Field) {
 }
 
 // unsupportedFields records Falco fields that SysFlow records do not carry, by name prefix
-// ("thread.cap_") or name, with the reason.
+// ("proc.exe_ino.") or name, with the reason.
 func unsupportedFields(reason string, names ...string) {
 	for _, n := range names {
 		unsupported[n] = reason

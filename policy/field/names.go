@@ -45,6 +45,7 @@ var opSyscalls = []struct {
 	{op(sysflowv1.OperationFlag_OPERATION_FLAG_CHOWN), []string{"chown", "fchown", "fchownat", "lchown"}},
 	{op(sysflowv1.OperationFlag_OPERATION_FLAG_BIND), []string{"bind"}},
 	{op(sysflowv1.OperationFlag_OPERATION_FLAG_LISTEN), []string{"listen"}},
+	{op(sysflowv1.OperationFlag_OPERATION_FLAG_PTRACE), []string{"ptrace"}},
 }
 
 func init() {
@@ -56,7 +57,7 @@ func init() {
 }
 
 // SyscallFlag returns the operation flag of a system call named as evt.type names it, and
-// false for system calls no SysFlow record stands for (ptrace, mount, ...).
+// false for system calls no SysFlow record stands for (mount, bpf, ...).
 func SyscallFlag(name string) (int32, bool) {
 	f, ok := syscallOps[name]
 	return f, ok
@@ -188,4 +189,68 @@ var recordTypeCodes = map[sysflowv1.RecordType]string{
 	sysflowv1.RecordType_RECORD_TYPE_PROCESS_FLOW:  "PF",
 	sysflowv1.RecordType_RECORD_TYPE_POD:           "POD",
 	sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT:     "KE",
+}
+
+// ptraceRequests are Linux's ptrace(2) requests (include/uapi/linux/ptrace.h and the x86 ones of
+// arch/x86/include/uapi/asm/ptrace-abi.h), by number.
+var ptraceRequests = map[int64]string{
+	0: "PTRACE_TRACEME", 1: "PTRACE_PEEKTEXT", 2: "PTRACE_PEEKDATA", 3: "PTRACE_PEEKUSR",
+	4: "PTRACE_POKETEXT", 5: "PTRACE_POKEDATA", 6: "PTRACE_POKEUSR", 7: "PTRACE_CONT",
+	8: "PTRACE_KILL", 9: "PTRACE_SINGLESTEP", 12: "PTRACE_GETREGS", 13: "PTRACE_SETREGS",
+	14: "PTRACE_GETFPREGS", 15: "PTRACE_SETFPREGS", 16: "PTRACE_ATTACH", 17: "PTRACE_DETACH",
+	18: "PTRACE_GETFPXREGS", 19: "PTRACE_SETFPXREGS", 24: "PTRACE_SYSCALL",
+	25: "PTRACE_GET_THREAD_AREA", 26: "PTRACE_SET_THREAD_AREA", 30: "PTRACE_ARCH_PRCTL",
+	31: "PTRACE_SYSEMU", 32: "PTRACE_SYSEMU_SINGLESTEP", 33: "PTRACE_SINGLEBLOCK",
+	0x4200: "PTRACE_SETOPTIONS", 0x4201: "PTRACE_GETEVENTMSG", 0x4202: "PTRACE_GETSIGINFO",
+	0x4203: "PTRACE_SETSIGINFO", 0x4204: "PTRACE_GETREGSET", 0x4205: "PTRACE_SETREGSET",
+	0x4206: "PTRACE_SEIZE", 0x4207: "PTRACE_INTERRUPT", 0x4208: "PTRACE_LISTEN",
+	0x4209: "PTRACE_PEEKSIGINFO", 0x420a: "PTRACE_GETSIGMASK", 0x420b: "PTRACE_SETSIGMASK",
+	0x420c: "PTRACE_SECCOMP_GET_FILTER", 0x420d: "PTRACE_SECCOMP_GET_METADATA",
+	0x420e: "PTRACE_GET_SYSCALL_INFO", 0x420f: "PTRACE_GET_RSEQ_CONFIGURATION",
+	0x4210: "PTRACE_SET_SYSCALL_USER_DISPATCH_CONFIG", 0x4211: "PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG",
+}
+
+// PtraceRequestName returns the name of a ptrace(2) request written as a number, decimal or
+// hexadecimal (16 or 0x10: PTRACE_ATTACH). Other strings, and numbers Linux does not define,
+// come back unchanged with false.
+func PtraceRequestName(s string) (string, bool) {
+	n, err := strconv.ParseInt(s, 0, 64)
+	if err != nil {
+		return s, false
+	}
+	name, ok := ptraceRequests[n]
+	if !ok {
+		return s, false
+	}
+	return name, true
+}
+
+// capNames are Linux's capabilities (include/uapi/linux/capability.h), by number.
+var capNames = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+	"CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+	"CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+	"CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+}
+
+// CapNames renders a capability set (bit N set: capability number N) as Falco renders
+// thread.cap_effective and its siblings: the names, space-separated, in the order of their
+// numbers. Bits Linux does not define are left out, as Falco leaves them out.
+func CapNames(set uint64) string {
+	var b strings.Builder
+	for n, name := range capNames {
+		if set&(1<<n) == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(name)
+	}
+	return b.String()
 }

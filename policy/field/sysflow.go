@@ -55,7 +55,7 @@ func init() {
 		strList("sf.proc.aname", "names of the process and its ancestors", IndexArg, ofLineage(procName)),
 		strList("sf.proc.aexe", "executables of the process and its ancestors", IndexArg, ofLineage((*sysflowv1.Process).GetExe)),
 		strList("sf.proc.acmdline", "command lines of the process and its ancestors", IndexArg, ofLineage(sfCmdline)),
-		numList("sf.proc.apid", "ids of the process and its ancestors", ofLineage(pid)),
+		numList("sf.proc.apid", "ids of the process and its ancestors", IndexArg, ofLineage(pid)),
 
 		num("sf.pproc.pid", "the parent's id", ofProc(func(p *sysflowv1.Process) int64 { return p.GetPoid().GetHpid() })),
 		str("sf.pproc.name", "the parent's name", ofParent(procName)),

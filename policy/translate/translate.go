@@ -5,7 +5,9 @@
 // The CEL it writes is meant to be read. Every Falco field is a CEL variable of the same name
 // (proc.name, fd.sport); a field with an index is a list (proc.aname[2]) and one with a key a
 // map (evt.arg["path"]). A few functions stand in for what CEL lacks: glob, pmatch, basename,
-// b64dec, bcontains, bstartswith, and two that give Falco's treatment of missing values:
+// b64dec, bcontains, bstartswith, innet (fd.net = 10.0.0.0/8 becomes innet(fd.net,
+// ["10.0.0.0/8"]): one of the field's addresses is in one of the networks), and two that give
+// Falco's treatment of missing values:
 //
 //   - In Falco a check on a field the event lacks is false; in CEL, reading a variable that has
 //     no value is an error. For a condition without negations the two agree once the engine
@@ -22,6 +24,7 @@ package translate
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -144,6 +147,9 @@ type operand struct {
 	typ   field.Type
 	all   bool // src is a list to quantify over
 	xform []func(string) string
+	// key and field: the key of a map field's value (evt.arg[request]).
+	key   string
+	field *field.Field
 }
 
 // apply returns the CEL of one value of o (x for a quantified list), transformed.
@@ -164,6 +170,10 @@ func (t *translator) operand(e condition.Expr) *operand {
 	case *condition.FieldTransformerExpr:
 		o := t.operand(n.Value)
 		if o == nil {
+			return nil
+		}
+		if o.typ == field.IPNet {
+			t.errorf(n.Position, "%s does not apply to %s, which is matched against networks", n.Transformer, n.Value)
 			return nil
 		}
 		if o.typ.Elem() != field.String && !(n.Transformer == condition.Len && o.typ.Elem() != field.Bool) {
@@ -236,7 +246,7 @@ func (t *translator) fieldOperand(n *condition.FieldExpr) *operand {
 	case field.IndexArg:
 		if !hasArg {
 			src := f.Name
-			if strings.HasPrefix(f.Name, "proc.a") || strings.HasPrefix(f.Name, "sf.proc.a") {
+			if isAncestors(f) {
 				src = "ancestors(" + f.Name + ")" // without an index: the ancestors, not the process
 			}
 			return &operand{src: src, typ: f.Type, all: true}
@@ -252,9 +262,15 @@ func (t *translator) fieldOperand(n *condition.FieldExpr) *operand {
 			t.errorf(n.Position, "field %s needs an argument, as in %s[name] or %s.name", f.Name, f.Name, f.Name)
 			return nil
 		}
-		return &operand{src: f.Name + "[" + strconv.Quote(arg) + "]", typ: f.Type.Elem()}
+		return &operand{src: f.Name + "[" + strconv.Quote(arg) + "]", typ: f.Type.Elem(), key: arg, field: f}
 	}
 	return nil
+}
+
+// isAncestors reports whether f is one of the fields of a process and its ancestors
+// (proc.aname, proc.apid, ...), which without an index stand for the ancestors.
+func isAncestors(f *field.Field) bool {
+	return f.Arg == field.IndexArg && (strings.HasPrefix(f.Name, "proc.a") || strings.HasPrefix(f.Name, "sf.proc.a"))
 }
 
 // check translates a binary check.
@@ -263,12 +279,15 @@ func (t *translator) check(n *condition.BinaryCheckExpr) string {
 	if l == nil {
 		return "false"
 	}
+	if l.typ == field.IPNet {
+		return t.netCheck(n, l)
+	}
 	elem := l.typ.Elem()
 	// The right side: a literal, a list, or another field.
 	var rhs string
 	switch r := n.Right.(type) {
 	case *condition.ValueExpr:
-		v, ok := t.literal(r, elem, n.Op)
+		v, ok := t.literal(l.value(r, n.Op), elem, n.Op)
 		if !ok {
 			return "false"
 		}
@@ -276,7 +295,7 @@ func (t *translator) check(n *condition.BinaryCheckExpr) string {
 	case *condition.ListExpr:
 		items := make([]string, len(r.Values))
 		for i, v := range r.Values {
-			s, ok := t.literal(v, elem, n.Op)
+			s, ok := t.literal(l.value(v, n.Op), elem, n.Op)
 			if !ok {
 				return "false"
 			}
@@ -322,6 +341,74 @@ func (t *translator) check(n *condition.BinaryCheckExpr) string {
 		return rhs + " in " + l.src
 	}
 	return l.src + ".exists(" + x + ", " + cmp(l.apply(x)) + ")"
+}
+
+// value returns the value a check compares o with: v, or for a ptrace's request
+// (evt.arg.request) compared by number, the request's name, as records carry it.
+func (o *operand) value(v *condition.ValueExpr, op condition.Operator) *condition.ValueExpr {
+	if o.field == nil || o.field.Name != "evt.arg" || o.key != "request" || len(o.xform) > 0 {
+		return v
+	}
+	switch op {
+	case condition.OpEq, condition.OpEqEq, condition.OpNotEq, condition.OpIn, condition.OpIntersects:
+		if name, ok := field.PtraceRequestName(v.Value); ok {
+			c := *v
+			c.Value = name
+			return &c
+		}
+	}
+	return v
+}
+
+// netCheck translates a check of a field matched against networks (fd.net): = and in hold
+// when one of its addresses is in one of the networks, != when none is.
+func (t *translator) netCheck(n *condition.BinaryCheckExpr, l *operand) string {
+	var vals []*condition.ValueExpr
+	switch r := n.Right.(type) {
+	case *condition.ValueExpr:
+		vals = []*condition.ValueExpr{r}
+	case *condition.ListExpr:
+		vals = r.Values
+	default:
+		return t.errorf(n.Right.Pos(), "%s is matched against networks written as 10.0.0.0/8, not against %s", n.Left, n.Right)
+	}
+	switch n.Op {
+	case condition.OpEq, condition.OpEqEq, condition.OpNotEq:
+		if _, ok := n.Right.(*condition.ValueExpr); !ok {
+			return t.errorf(n.Right.Pos(), "%s does not take a list", n.Op)
+		}
+	case condition.OpIn, condition.OpIntersects:
+		if _, ok := n.Right.(*condition.ListExpr); !ok {
+			return t.errorf(n.Right.Pos(), "%s takes a list", n.Op)
+		}
+	default:
+		return t.errorf(n.Position, "%s: %s does not apply to networks; use =, != or in", n.Left, n.Op)
+	}
+	nets := make([]string, len(vals))
+	for i, v := range vals {
+		p, err := parseNet(v.Value)
+		if err != nil {
+			return t.errorf(v.Position, "%s takes networks such as 10.0.0.0/8 or fd00::/8, not %q", n.Left, v.Value)
+		}
+		nets[i] = strconv.Quote(p.String())
+	}
+	cel := "innet(" + l.src + ", [" + strings.Join(nets, ", ") + "])"
+	if n.Op == condition.OpNotEq {
+		return "!" + cel
+	}
+	return cel
+}
+
+// parseNet parses a network in CIDR notation, or a single address (a network of one).
+func parseNet(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func (t *translator) quantVar() string {

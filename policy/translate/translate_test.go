@@ -94,6 +94,17 @@ func TestTranslate(t *testing.T) {
 		{`container.privileged = true`, `container.privileged == true`},
 		{`sf.opflags = EXEC`, `"EXEC" in sf.opflags`},
 		{`(proc.name = a or proc.name = b) and not (fd.name = c)`, `(proc.name == "a" || proc.name == "b") && !holds(fd.name == "c")`},
+		// Networks.
+		{`fd.net = "127.0.0.0/8"`, `innet(fd.net, ["127.0.0.0/8"])`},
+		{`fd.net != 127.0.0.1/8`, `!innet(fd.net, ["127.0.0.0/8"])`},
+		{`fd.snet in ("10.0.0.0/8", 192.168.0.0/16, fd00::/8, 10.1.2.3)`, `innet(fd.snet, ["10.0.0.0/8", "192.168.0.0/16", "fd00::/8", "10.1.2.3/32"])`},
+		{`not fd.rnet intersects (10.0.0.0/8)`, `!holds(innet(fd.rnet, ["10.0.0.0/8"]))`},
+		// A ptrace's request, by name or by number (Linux's PTRACE_* values).
+		{`evt.arg.request = 16`, `evt.arg["request"] == "PTRACE_ATTACH"`},
+		{`evt.arg[request] in (0x4206, PTRACE_POKEDATA, 99)`, `evt.arg["request"] in ["PTRACE_SEIZE", "PTRACE_POKEDATA", "99"]`},
+		{`evt.arg.request contains PTRACE_ATTACH`, `evt.arg["request"].contains("PTRACE_ATTACH")`},
+		{`evt.arg.pid = 16`, `evt.arg["pid"] == "16"`},
+		{`thread.cap_effective icontains sys_module`, `thread.cap_effective.lowerAscii().contains("sys_module")`},
 	} {
 		e, err := condition.Parse(tc.cond)
 		if err != nil {
@@ -119,6 +130,11 @@ func TestErrors(t *testing.T) {
 		{`proc.aname[x] = a`, `1:1: field proc.aname takes a number as index, not "x"`},
 		{`proc.pid contains 1`, "1:1: proc.pid: contains applies to strings, and the field is int"},
 		{`proc.name = bash and proc.pid = x`, `1:33: expected a number, not "x"`},
+		{`fd.net = 10.0.0.0/33`, `1:10: fd.net takes networks such as 10.0.0.0/8 or fd00::/8, not "10.0.0.0/33"`},
+		{`fd.snet in (10.0.0.0/8, localhost)`, `1:25: fd.snet takes networks such as 10.0.0.0/8 or fd00::/8, not "localhost"`},
+		{`fd.net startswith 10.`, "1:1: fd.net: startswith does not apply to networks; use =, != or in"},
+		{`fd.net = val(fd.sip)`, "1:10: fd.net is matched against networks written as 10.0.0.0/8, not against val(fd.sip)"},
+		{`tolower(fd.net) = x`, "1:1: tolower does not apply to fd.net, which is matched against networks"},
 	} {
 		e, err := condition.Parse(tc.cond)
 		if err != nil {
@@ -130,8 +146,10 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ cond, reason string }{
-		{`evt.type = ptrace`, "its evt.type values (ptrace) are system calls no SysFlow record stands for"},
-		{`thread.cap_effective contains CAP_SYS_ADMIN`, "field thread.cap_effective: SysFlow records do not carry capabilities"},
+		{`evt.type = bpf`, "its evt.type values (bpf) are system calls no SysFlow record stands for"},
+		{`evt.type in (init_module, finit_module) and thread.cap_effective icontains sys_module`, "its evt.type values (init_module, finit_module) are system calls no SysFlow record stands for"},
+		{`proc.is_exe_upper_layer = true`, "field proc.is_exe_upper_layer: SysFlow records do not describe executable inodes or overlay layers"},
+		{`fd.sip.name = kubernetes.default.svc.cluster.local`, "field fd.sip.name: SysFlow records do not carry names resolved from addresses"},
 	} {
 		e, _ := condition.Parse(tc.cond)
 		_, err := translate.Translate(e)
@@ -156,6 +174,7 @@ func TestMatch(t *testing.T) {
 		{`not evt.type = execve`, 0, true, "[]"},
 		{`sf.type = PE and sf.opflags = EXEC`, 2, false, "[RECORD_TYPE_PROCESS_EVENT]"},
 		{`sf.type in (FF, FE)`, 0, true, "[RECORD_TYPE_FILE_FLOW RECORD_TYPE_FILE_EVENT]"},
+		{`evt.type = ptrace and evt.arg.request contains PTRACE_TRACEME`, 1 << 25, false, "[]"},
 	} {
 		e, _ := condition.Parse(tc.cond)
 		res, err := translate.Translate(e)
