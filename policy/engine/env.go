@@ -148,12 +148,48 @@ func newEnv() (*cel.Env, error) {
 	return cel.NewEnv(opts...)
 }
 
-// Glob reports whether name matches the shell pattern pat, as Falco's glob operator does: *
-// and ? match any character, / included.
+// Glob reports whether name matches the shell pattern pat, as Falco's glob operator does
+// (fnmatch(3) without flags): * and ? match any character, / included, and a bracket
+// expression is negated by ! or ^.
 func Glob(pat, name string) bool {
 	// filepath.Match stops * at /; Falco's glob (fnmatch without FNM_PATHNAME) does not.
-	ok, err := filepath.Match(strings.ReplaceAll(pat, "/", "\x00"), strings.ReplaceAll(name, "/", "\x00"))
+	ok, err := filepath.Match(strings.ReplaceAll(fnmatchNegation(pat), "/", "\x00"), strings.ReplaceAll(name, "/", "\x00"))
 	return err == nil && ok
+}
+
+// fnmatchNegation rewrites fnmatch's negated bracket expressions, [!...], as filepath.Match
+// writes them, [^...].
+func fnmatchNegation(pat string) string {
+	if !strings.Contains(pat, "[!") {
+		return pat
+	}
+	b := []byte(pat)
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++ // an escaped character
+		case '[':
+			j := i + 1
+			if j < len(b) && b[j] == '!' {
+				b[j] = '^'
+			}
+			if j < len(b) && b[j] == '^' {
+				j++
+			}
+			// Skip to the end of the bracket expression (a ] first in it is part of it).
+			if j < len(b) && b[j] == ']' {
+				j++
+			}
+			for j < len(b) && b[j] != ']' {
+				if b[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			i = j
+		}
+	}
+	return string(b)
 }
 
 // PathPrefix reports whether path is prefix or lies under it, as Falco's pmatch does: /etc

@@ -348,8 +348,8 @@ func init() {
 		num("fd.sport", "the server's port", ofNet(func(ep endpoints) int64 { return int64(ep.server.Port()) })),
 		num("fd.lport", "this process's port", ofNet(func(ep endpoints) int64 { return int64(ep.local.Port()) })),
 		num("fd.rport", "the peer's port", ofNet(func(ep endpoints) int64 { return int64(ep.remote.Port()) })),
-		strList("fd.port", "both ports of the connection", NoArg, ofNet(func(ep endpoints) []string {
-			return []string{strconv.Itoa(int(ep.client.Port())), strconv.Itoa(int(ep.server.Port()))}
+		numList("fd.port", "both ports of the connection: fd.port = 80 holds when either is 80, != when neither is", NoArg, ofNet(func(ep endpoints) []int64 {
+			return []int64{int64(ep.client.Port()), int64(ep.server.Port())}
 		})),
 		strList("fd.ip", "both addresses of the connection: fd.ip = A holds when either is A, != when neither is", NoArg, ofNet(func(ep endpoints) []string {
 			return []string{addrString(ep.client.Addr()), addrString(ep.server.Addr())}

@@ -91,8 +91,8 @@ func init() {
 		str("sf.net.sockfamily", "ip for network flows", ofNet(func(endpoints) string { return "ip" })),
 		num("sf.net.sport", "the source (client) port", ofNet(func(ep endpoints) int64 { return int64(ep.client.Port()) })),
 		num("sf.net.dport", "the destination (server) port", ofNet(func(ep endpoints) int64 { return int64(ep.server.Port()) })),
-		strList("sf.net.port", "both ports", NoArg, ofNet(func(ep endpoints) []string {
-			return []string{strconv.Itoa(int(ep.client.Port())), strconv.Itoa(int(ep.server.Port()))}
+		numList("sf.net.port", "both ports", NoArg, ofNet(func(ep endpoints) []int64 {
+			return []int64{int64(ep.client.Port()), int64(ep.server.Port())}
 		})),
 		str("sf.net.sip", "the source (client) address", ofNet(func(ep endpoints) string { return addrString(ep.client.Addr()) })),
 		str("sf.net.dip", "the destination (server) address", ofNet(func(ep endpoints) string { return addrString(ep.server.Addr()) })),

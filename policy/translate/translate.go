@@ -18,13 +18,17 @@
 //
 // A field with an index used without one stands for all its values, as in Falco:
 // `proc.aname = bash` (some ancestor is bash) becomes `ancestors(proc.aname).exists(x, x ==
-// "bash")`. evt.type is such a list too: a flow stands for every system call it aggregates.
+// "bash")`, and, as libsinsp checks the ancestors one by one, `proc.aname != bash` holds when
+// some ancestor is not bash. evt.type is such a list too (a flow stands for every system call
+// it aggregates), and so are fd.ip and fd.port (both ends of a connection); for them != means
+// that none of the values is the one given, as libsinsp's fd.ip and fd.port have it.
 package translate
 
 import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -147,6 +151,9 @@ type operand struct {
 	typ   field.Type
 	all   bool // src is a list to quantify over
 	xform []func(string) string
+	// ancestors: src is a process's ancestors (proc.aname without an index), which libsinsp
+	// checks one by one: the check holds when it holds for one of them, != included.
+	ancestors bool
 	// key and field: the key of a map field's value (evt.arg[request]).
 	key   string
 	field *field.Field
@@ -246,10 +253,11 @@ func (t *translator) fieldOperand(n *condition.FieldExpr) *operand {
 	case field.IndexArg:
 		if !hasArg {
 			src := f.Name
-			if isAncestors(f) {
+			anc := isAncestors(f)
+			if anc {
 				src = "ancestors(" + f.Name + ")" // without an index: the ancestors, not the process
 			}
-			return &operand{src: src, typ: f.Type, all: true}
+			return &operand{src: src, typ: f.Type, all: true, ancestors: anc}
 		}
 		i, err := strconv.Atoi(arg)
 		if err != nil || i < 0 {
@@ -332,8 +340,9 @@ func (t *translator) check(n *condition.BinaryCheckExpr) string {
 	}
 	x := t.quantVar()
 	defer func() { t.vars-- }()
-	if n.Op == condition.OpNotEq {
-		// "none of the values is v"
+	if n.Op == condition.OpNotEq && !l.ancestors {
+		// "none of the values is v" (for the ancestors, libsinsp's "one of them is not v"
+		// follows below)
 		eq, _ := compare(condition.OpEq, elem, rhs)
 		return "!" + l.src + ".exists(" + x + ", " + eq(l.apply(x)) + ")"
 	}
@@ -502,6 +511,9 @@ func compare(op condition.Operator, typ field.Type, rhs string) (func(x string) 
 		pat, err := strconv.Unquote(rhs)
 		if err != nil {
 			return nil, "bad pattern"
+		}
+		if _, err := regexp.Compile(pat); err != nil {
+			return nil, "bad regular expression: " + err.Error()
 		}
 		anchored := strconv.Quote("^(?:" + pat + ")$")
 		return func(x string) string { return x + ".matches(" + anchored + ")" }, ""

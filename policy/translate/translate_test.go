@@ -99,6 +99,14 @@ func TestTranslate(t *testing.T) {
 		{`fd.net != 127.0.0.1/8`, `!innet(fd.net, ["127.0.0.0/8"])`},
 		{`fd.snet in ("10.0.0.0/8", 192.168.0.0/16, fd00::/8, 10.1.2.3)`, `innet(fd.snet, ["10.0.0.0/8", "192.168.0.0/16", "fd00::/8", "10.1.2.3/32"])`},
 		{`not fd.rnet intersects (10.0.0.0/8)`, `!holds(innet(fd.rnet, ["10.0.0.0/8"]))`},
+		// Ports are numbers, compared as numbers.
+		{`fd.port < 1024`, `fd.port.exists(x, x < 1024)`},
+		{`fd.port != 22`, `!fd.port.exists(x, x == 22)`},
+		// Without an index, the ancestors are checked one by one, != included (libsinsp's
+		// compare_full_aname).
+		{`proc.aname != bash`, `ancestors(proc.aname).exists(x, x != "bash")`},
+		{`proc.apid != 1`, `ancestors(proc.apid).exists(x, x != 1)`},
+		{`proc.aname[1] != bash`, `proc.aname[1] != "bash"`},
 		// A ptrace's request, by name or by number (Linux's PTRACE_* values).
 		{`evt.arg.request = 16`, `evt.arg["request"] == "PTRACE_ATTACH"`},
 		{`evt.arg[request] in (0x4206, PTRACE_POKEDATA, 99)`, `evt.arg["request"] in ["PTRACE_SEIZE", "PTRACE_POKEDATA", "99"]`},
@@ -135,6 +143,8 @@ func TestErrors(t *testing.T) {
 		{`fd.net startswith 10.`, "1:1: fd.net: startswith does not apply to networks; use =, != or in"},
 		{`fd.net = val(fd.sip)`, "1:10: fd.net is matched against networks written as 10.0.0.0/8, not against val(fd.sip)"},
 		{`tolower(fd.net) = x`, "1:1: tolower does not apply to fd.net, which is matched against networks"},
+		{`proc.name regex 'a(b'`, "1:1: proc.name: bad regular expression: error parsing regexp: missing closing ): `a(b`"},
+		{`fd.port = http`, `1:11: expected a number, not "http"`},
 	} {
 		e, err := condition.Parse(tc.cond)
 		if err != nil {
