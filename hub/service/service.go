@@ -19,6 +19,7 @@ import (
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
 	"github.com/sysflux/sysflux/gen/sysflux/hub/v1/hubv1connect"
+	policyv1 "github.com/sysflux/sysflux/gen/sysflux/policy/v1"
 	"github.com/sysflux/sysflux/gen/sysflux/policy/v1/policyv1connect"
 	"github.com/sysflux/sysflux/hub/alert"
 	"github.com/sysflux/sysflux/hub/ring"
@@ -111,9 +112,13 @@ type filter struct {
 	opFlags   int32
 	resume    map[string]ring.Position
 	heartbeat time.Duration
+	// records is the compiled filter; nil without one.
+	records *recordFilter
 }
 
-func newFilter(req *hubv1.SubscribeRequest) (*filter, error) {
+// newFilter validates a SubscribeRequest; files are the rules files in force, whose macros and
+// lists the request's filter may use.
+func newFilter(req *hubv1.SubscribeRequest, files []engine.File) (*filter, error) {
 	f := &filter{anyType: len(req.GetRecordTypes()) == 0, opFlags: req.GetOpFlags(), heartbeat: 10 * time.Second}
 	for _, t := range req.GetRecordTypes() {
 		if t <= sysflowv1.RecordType_RECORD_TYPE_UNSPECIFIED || t > sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT {
@@ -150,6 +155,11 @@ func newFilter(req *hubv1.SubscribeRequest) (*filter, error) {
 			f.heartbeat = hb
 		}
 	}
+	rf, err := compileFilter(req.GetFilter(), req.GetFilterLanguage(), files)
+	if err != nil {
+		return nil, err
+	}
+	f.records = rf
 	return f, nil
 }
 
@@ -166,9 +176,19 @@ func (f *filter) match(e *ring.Entry) bool {
 
 // Subscribe streams matching records from the ring until the client goes away.
 func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.SubscribeRequest], stream *connect.ServerStream[encodedSubscribeResponse]) error {
-	f, err := newFilter(req.Msg)
+	var files []engine.File
+	if s.cfg.Policy != nil {
+		files = s.cfg.Policy.Files()
+	}
+	f, err := newFilter(req.Msg, files)
 	if err != nil {
-		return connect.NewError(connect.CodeInvalidArgument, err)
+		cerr := connect.NewError(connect.CodeInvalidArgument, err)
+		if fe, ok := err.(*filterError); ok {
+			if d, derr := connect.NewErrorDetail(&policyv1.RulesErrors{Errors: fe.errs}); derr == nil {
+				cerr.AddDetail(d)
+			}
+		}
+		return cerr
 	}
 	r := s.cfg.Ring
 	start, end := r.Bounds()
@@ -178,6 +198,13 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 	}
 	if req.Msg.GetFromOldest() {
 		liveFrom = 0
+	}
+	// Losses before lostFrom are of records the subscriber did not ask for.
+	lostFrom := int64(0)
+	if f.records != nil && cursor > start {
+		// A filter needs the entities the records it reads reference, which came before: it
+		// reads them from the oldest record held on.
+		cursor, lostFrom = start, liveFrom
 	}
 	content := req.Msg.GetContent()
 	wantRecords := content != hubv1.SubscribeContent_SUBSCRIBE_CONTENT_ALERTS
@@ -190,8 +217,14 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 		alertCursor = s.cfg.Alerts.End()
 	}
 	log := s.log.With("peer", req.Peer().Addr)
-	log.Info("subscriber connected", "from", cursor, "resume_agents", len(f.resume), "content", content.String())
-	defer log.Info("subscriber gone")
+	log.Info("subscriber connected", "from", cursor, "resume_agents", len(f.resume), "content", content.String(),
+		"filter", req.Msg.GetFilter(), "filter_language", req.Msg.GetFilterLanguage().String())
+	defer func() {
+		if f.records != nil && f.records.undecodable > 0 {
+			log.Warn("records the filter could not decode, and did not send", "records", f.records.undecodable)
+		}
+		log.Info("subscriber gone")
+	}()
 
 	var (
 		buf    = make([]ring.Entry, s.cfg.ReadBatch)
@@ -232,6 +265,9 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 		if wantRecords {
 			changed = r.Changed()
 			n, next, lost := r.Read(cursor, buf)
+			if skipped := min(lost, max(lostFrom-cursor, 0)); skipped > 0 {
+				lost -= skipped
+			}
 			if lost > 0 {
 				log.Warn("subscriber fell behind the ring", "lost", lost)
 				msg := &hubv1.SubscribeResponse{Item: &hubv1.SubscribeResponse_Lost{Lost: &hubv1.RecordsLost{
@@ -246,6 +282,9 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 			recs = recs[:0]
 			for i := range buf[:n] {
 				e := &buf[i]
+				if f.records != nil {
+					f.records.observe(e)
+				}
 				if !f.match(e) {
 					continue
 				}
@@ -254,6 +293,9 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 						continue
 					}
 				} else if first+int64(i) < liveFrom {
+					continue
+				}
+				if f.records != nil && !f.records.match(e) {
 					continue
 				}
 				recs = append(recs, e.Raw)
