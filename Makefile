@@ -74,6 +74,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each
 .PHONY: bench
 bench: ## Measure throughput, and capture overhead as root (redis-server, redis-tools); see BENCHMARKS.md
 	SYSFLUX_BENCH=1 $(GO) test -run '^TestBenchReport$$' -count=1 -v ./hub/ | grep -v '^=== '
+	SYSFLUX_BENCH=1 $(GO) test -run '^TestEvalReport$$' -count=1 -v ./policy/engine/ | grep -v '^=== '
 	SYSFLUX_BENCH=1 $(GO) test -run '^TestOverheadReport$$' -count=1 -v ./cmd/sysflux/ | grep -v '^=== '
 
 .PHONY: grpcurl
