@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -29,6 +30,7 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 		fromOldest     bool
 		alerts         bool
 		onlyAlerts     bool
+		filter, celSrc string
 		connectTimeout time.Duration
 	)
 	cmd := &cobra.Command{
@@ -36,6 +38,8 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 		Short: "Print records from a hub as they arrive",
 		Example: `  sysflux tail --hub 127.0.0.1:7700 --count 10
   sysflux tail --json --type file_flow --op open --op write_send
+  sysflux tail --filter 'spawned_process and proc.name in (shell_binaries)'
+  sysflux tail --cel 'sf.type == "FF" && fd.name.startsWith("/etc/")'
   sysflux tail --only-alerts`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -66,6 +70,17 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 			}
 			if count < 0 {
 				return usageError("--count: %d is negative", count)
+			}
+			filterFlag := "--filter"
+			switch {
+			case cmd.Flags().Changed("filter") && cmd.Flags().Changed("cel"):
+				return usageError("--filter and --cel: give one filter, in Falco's syntax or in CEL")
+			case cmd.Flags().Changed("filter") && strings.TrimSpace(filter) == "", cmd.Flags().Changed("cel") && strings.TrimSpace(celSrc) == "":
+				return usageError("--filter and --cel: the filter is empty")
+			case cmd.Flags().Changed("cel"):
+				req.Filter, req.FilterLanguage, filterFlag = celSrc, hubv1.FilterLanguage_FILTER_LANGUAGE_CEL, "--cel"
+			default:
+				req.Filter = filter
 			}
 			req.HeartbeatInterval = durationpb.New(10 * time.Second)
 			ctx := cmd.Context()
@@ -150,7 +165,13 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return sub.Err()
+			err = sub.Err()
+			var se interface{ GRPCStatus() *status.Status }
+			if errors.As(err, &se) && se.GRPCStatus().Code() == codes.InvalidArgument && req.Filter != "" {
+				// The hub's message says where in the filter the problem is.
+				return usageError("%s: %s", filterFlag, se.GRPCStatus().Message())
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&addr, "hub", "127.0.0.1:7700", "hub address HOST:PORT")
@@ -162,6 +183,8 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 	cmd.Flags().BoolVar(&alerts, "alerts", false, "print the alerts of the hub's rules too")
 	cmd.Flags().BoolVar(&onlyAlerts, "only-alerts", false, "print only the alerts of the hub's rules")
 	cmd.Flags().BoolVar(&fromOldest, "from-oldest", false, "start with the oldest record the hub holds, not the next new one")
+	cmd.Flags().StringVar(&filter, "filter", "", "print only the events and flows that match this Falco condition, which may use the hub's macros and lists")
+	cmd.Flags().StringVar(&celSrc, "cel", "", "print only the events and flows that match this CEL expression over the same fields as --filter")
 	cmd.Flags().DurationVar(&connectTimeout, "connect-timeout", 10*time.Second, "how long to wait for the hub at start")
 	return cmd
 }
