@@ -194,6 +194,9 @@ func Compile(rs *rules.RuleSet) (*Set, error) {
 			r.Status, r.Reason = NotApplicable, "its prefilter and its sf.type checks exclude every record type"
 			continue
 		}
+		for _, w := range res.Warnings {
+			s.warnings = append(s.warnings, fmt.Sprintf("%s:%d: rule %q: %s", rr.File, rr.Line, rr.Name, w))
+		}
 		r.Status, r.CEL, r.Match, r.prog, r.output = Compiled, res.CEL, match, prog, out
 		s.index(len(s.rules)-1, r)
 	}

@@ -100,6 +100,18 @@ func newEnv() (*cel.Env, error) {
 				}
 				return types.False
 			}))),
+		// containsany(s, l): whether one of the strings of l is part of s (SysFlow's pmatch).
+		cel.Function("containsany", cel.Overload("containsany_string_list", []*cel.Type{cel.StringType, cel.ListType(cel.StringType)}, cel.BoolType,
+			cel.BinaryBinding(func(s, l ref.Val) ref.Val {
+				str := string(s.(types.String))
+				it := l.(traits.Lister).Iterator()
+				for it.HasNext() == types.True {
+					if strings.Contains(str, string(it.Next().(types.String))) {
+						return types.True
+					}
+				}
+				return types.False
+			}))),
 		// innet(addrs, nets): whether one of the addresses is in one of the networks (CIDR).
 		cel.Function("innet", cel.Overload("innet_list_list", []*cel.Type{cel.ListType(cel.StringType), cel.ListType(cel.StringType)}, cel.BoolType,
 			cel.BinaryBinding(func(addrs, nets ref.Val) ref.Val {
@@ -117,6 +129,20 @@ func newEnv() (*cel.Env, error) {
 					}
 				}
 				return types.False
+			}))),
+		// jsonpath(doc, path): the value at a JSON path in a JSON document; an error (no value)
+		// when there is none.
+		cel.Function("jsonpath", cel.Overload("jsonpath_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.StringType,
+			cel.BinaryBinding(func(doc, p ref.Val) ref.Val {
+				keys, err := field.ParseJSONPath(string(p.(types.String)))
+				if err != nil {
+					return types.NewErr("%v", err)
+				}
+				v, ok := field.JSONPathValue(string(doc.(types.String)), keys)
+				if !ok {
+					return types.NewErr("no value at JSON path %s", p)
+				}
+				return types.String(v)
 			}))),
 		cel.Function("basename", cel.Overload("basename_string", []*cel.Type{cel.StringType}, cel.StringType,
 			cel.UnaryBinding(func(s ref.Val) ref.Val {

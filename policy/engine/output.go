@@ -21,7 +21,8 @@ type outputPart struct {
 	ref   string       // the reference as written, without %
 	field *field.Field // nil for fields the table lacks: rendered <NA>
 	arg   string
-	index int // for list fields with an index; -1 without
+	index int      // for list fields with an index; -1 without
+	path  []string // for fields that take a JSON path
 }
 
 // NA is what an output shows for a field without a value, as in Falco.
@@ -65,7 +66,14 @@ func ParseOutput(s string) (*Output, error) {
 		if f, dotted, ok := field.Lookup(name); ok {
 			p.field = f
 			switch {
-			case hasArg && f.Type == field.StringMap:
+			case hasArg && (f.Type == field.StringMap || f.Arg == field.PathArg):
+				if f.Arg == field.PathArg {
+					keys, err := field.ParseJSONPath(arg)
+					if err != nil {
+						return nil, fmt.Errorf("%%%s: %w", p.ref, err)
+					}
+					p.path = keys
+				}
 				p.arg = arg
 			case hasArg:
 				idx, err := strconv.Atoi(arg)
@@ -117,6 +125,9 @@ func (p *outputPart) value(ev *field.Event) (any, bool) {
 	v, ok := p.field.Value(ev)
 	if !ok {
 		return nil, false
+	}
+	if p.path != nil {
+		return field.JSONPathValue(v.(string), p.path)
 	}
 	switch x := v.(type) {
 	case map[string]string:

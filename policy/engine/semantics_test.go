@@ -222,6 +222,16 @@ func TestOperatorSemantics(t *testing.T) {
 		{"ip eq", dns, `fd.ip = 8.8.8.8`, true},
 		{"ip ne", dns, `fd.ip != 8.8.8.8`, false},
 		{"ip ne neither", dns, `fd.ip != 0.0.0.0`, true},
+		// SysFlow's own fields take SysFlow's pmatch: one of the items is part of the value.
+		{"sf pmatch", exec, `sf.proc.exe pmatch (python, node)`, true},
+		{"sf pmatch no", exec, `sf.proc.exe pmatch (perl, node)`, false},
+		{"falco pmatch is by path", exec, `proc.exe pmatch (python)`, false},
+		{"sf bare field on the right", exec, `sf.proc.name != sf.pproc.name`, true},
+		{"sf bare field on the right equal", exec, `sf.proc.exe = sf.proc.exe`, true},
+		// A field SysFlow records never carry: checks false, negations true.
+		{"never carried", exec, `container.mount.dest[/proc*] != "N/A"`, false},
+		{"not never carried", exec, `not container.mount.dest[/proc*] != "N/A"`, true},
+		{"never carried exists", exec, `container.mounts exists`, false},
 		// evt.type: a flow stands for every call it aggregates.
 		{"evt.type", passwd, `evt.type = open`, true},
 		{"evt.type other call of the flow", passwd, `evt.type = read`, true},

@@ -52,6 +52,12 @@ func ipNet(name, desc string, get func(ep endpoints) []netip.AddrPort) *Field {
 	}}
 }
 
+// missing is a field that never has a value on SysFlow records, for the reason given.
+func missing(name string, typ Type, arg Arg, reason string) *Field {
+	return &Field{Name: name, Type: typ, Arg: arg, Desc: "never has a value: " + reason, Missing: reason,
+		get: func(*Event) (any, bool) { return nil, false }}
+}
+
 // Accessors shared by several fields.
 
 func ofProc[T any](get func(p *sysflowv1.Process) T) func(e *Event) (T, bool) {
@@ -384,6 +390,13 @@ func init() {
 			return t
 		})),
 		boolean("container.privileged", "whether the container is privileged", ofContainer(false, (*sysflowv1.Container).GetPrivileged)),
+		missing("container.mounts", String, NoArg, noMounts),
+		missing("container.mount", StringMap, KeyArg, noMounts),
+		missing("container.mount.source", StringMap, KeyArg, noMounts),
+		missing("container.mount.dest", StringMap, KeyArg, noMounts),
+		missing("container.mount.mode", StringMap, KeyArg, noMounts),
+		missing("container.mount.rdwrite", StringMap, KeyArg, noMounts),
+		missing("container.mount.propagation", StringMap, KeyArg, noMounts),
 		str("container.type", "docker, cri-o, containerd, ... ; host on the host", ofContainer("host", func(c *sysflowv1.Container) string {
 			return strings.ToLower(strings.TrimPrefix(c.GetType().String(), "CONTAINER_TYPE_"))
 		})),
@@ -413,6 +426,9 @@ func init() {
 	unsupportedFields("SysFlow records do not carry container start times", "container.start_ts", "container.duration")
 	unsupportedFields("Kubernetes audit events are not a syscall source", "ka.", "k8s.io")
 }
+
+// noMounts is why the container.mount fields have no value.
+const noMounts = "SysFlow's container records do not carry mounts"
 
 // fdName is fd.name: a file's path, or a connection.
 func fdName(e *Event) (string, bool) {

@@ -12,6 +12,10 @@
 //     the hub never saw) has no value, and a check on it is false, as in Falco.
 //   - Ancestors (proc.aname[N], proc.apid[N], ...) come from the entities the hub keeps: a
 //     record's process and its parents, through Entities.
+//   - Falco fields that SysFlow records cannot carry are of two kinds. Most are unsupported
+//     (WhyUnsupported says why): a rule that names one is not applicable. The few that
+//     SysFlow's own policies name (container.mount.*) exist but never have a value
+//     (Field.Missing): such a rule loads, its checks on them false, with a warning.
 //
 // Each field has a type (Type) that the translator to CEL declares. Values are computed lazily,
 // once per record, when a rule or an output asks for them.
@@ -83,6 +87,9 @@ const (
 	IndexArg
 	// KeyArg: evt.arg[path] or evt.arg.path; the argument is required.
 	KeyArg
+	// PathArg: sf.ke.message[items.0.namespace], a JSON path into the field's value, which is a
+	// JSON document; without an argument the field is the whole document.
+	PathArg
 )
 
 // Field is one field of the table.
@@ -95,6 +102,10 @@ type Field struct {
 	Arg Arg
 	// Desc says what the field is on SysFlow records.
 	Desc string
+	// Missing, when set, says why the field never has a value on SysFlow records: it exists so
+	// that rules naming it load (their checks on it are false, as in Falco for a value an
+	// event lacks), and loading such a rule warns.
+	Missing string
 	// get computes the value; ok is false when the record has none.
 	get func(e *Event) (v any, ok bool)
 	// index is the field's position in the table, for the per-record cache.

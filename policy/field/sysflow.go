@@ -1,6 +1,7 @@
 package field
 
 import (
+	"net/netip"
 	"path"
 	"sort"
 	"strconv"
@@ -96,6 +97,9 @@ func init() {
 		})),
 		str("sf.net.sip", "the source (client) address", ofNet(func(ep endpoints) string { return addrString(ep.client.Addr()) })),
 		str("sf.net.dip", "the destination (server) address", ofNet(func(ep endpoints) string { return addrString(ep.server.Addr()) })),
+		ipNet("sf.net.mask", "both addresses, matched against networks: sf.net.mask != 127.0.0.0/8 holds when neither is in it, as Falco's fd.net (SysFlow's runtime-integrity policies write it so; SysFlow's engine does not define it)", func(ep endpoints) []netip.AddrPort {
+			return []netip.AddrPort{ep.client, ep.server}
+		}),
 		strList("sf.net.ip", "both addresses", NoArg, ofNet(func(ep endpoints) []string {
 			return []string{addrString(ep.client.Addr()), addrString(ep.server.Addr())}
 		})),
@@ -128,12 +132,14 @@ func init() {
 			k := e.Rec.GetK8SEvent()
 			return "K8S_" + strings.TrimPrefix(k.GetAction().String(), "K8S_ACTION_"), k != nil
 		}),
-		str("sf.ke.message", "a Kubernetes event's message", func(e *Event) (string, bool) {
-			k := e.Rec.GetK8SEvent()
-			return k.GetMessage(), k != nil
-		}),
+		&Field{Name: "sf.ke.message", Type: String, Arg: PathArg,
+			Desc: "a Kubernetes event's message, a JSON document; sf.ke.message[items.0.namespace] is the value at a JSON path in it, as SysFlow reads it (gjson paths: keys, array indexes, #)",
+			get: func(e *Event) (any, bool) {
+				k := e.Rec.GetK8SEvent()
+				return k.GetMessage(), k != nil
+			}},
 	)
-	unsupportedFields("the JSON paths of SysFlow's sf.pod.services and sf.ke.message[...] are not supported", "sf.pod.services", "sf.net.mask")
+	unsupportedFields("SysFlow's JSON form of a pod's services is not reproduced", "sf.pod.services")
 }
 
 // sfCmdline is SysFlow's command line: the executable's path and arguments.

@@ -6,8 +6,9 @@
 // (proc.name, fd.sport); a field with an index is a list (proc.aname[2]) and one with a key a
 // map (evt.arg["path"]). A few functions stand in for what CEL lacks: glob, pmatch, basename,
 // b64dec, bcontains, bstartswith, innet (fd.net = 10.0.0.0/8 becomes innet(fd.net,
-// ["10.0.0.0/8"]): one of the field's addresses is in one of the networks), and two that give
-// Falco's treatment of missing values:
+// ["10.0.0.0/8"]): one of the field's addresses is in one of the networks), jsonpath (the value
+// at a JSON path, sf.ke.message[items.0.namespace]), containsany, and two that give Falco's
+// treatment of missing values:
 //
 //   - In Falco a check on a field the event lacks is false; in CEL, reading a variable that has
 //     no value is an error. For a condition without negations the two agree once the engine
@@ -22,6 +23,12 @@
 // some ancestor is not bash. evt.type is such a list too (a flow stands for every system call
 // it aggregates), and so are fd.ip and fd.port (both ends of a connection); for them != means
 // that none of the values is the one given, as libsinsp's fd.ip and fd.port have it.
+//
+// SysFlow's policies use Falco's syntax over SysFlow's own fields (sf.*), with two differences
+// that SysFlow's policy engine (sysflow-telemetry/sf-processor) gives them and that are kept
+// for those fields: pmatch holds when one of the items is part of the value (containsany),
+// where Falco's matches path prefixes; and a bare value naming an sf.* field stands for that
+// field's value (sf.proc.exe != sf.pproc.exe), as val() would in Falco.
 package translate
 
 import (
@@ -62,6 +69,9 @@ type Result struct {
 	Fields []*field.Field
 	// Match says which records the condition can match.
 	Match Match
+	// Warnings are about fields the condition uses that never have a value on SysFlow
+	// records (field.Field.Missing): checks on them are false.
+	Warnings []string
 }
 
 // Match says which records a condition can match: those of one of Types (all events and flows
@@ -92,7 +102,16 @@ func Translate(e condition.Expr) (*Result, error) {
 	if types != nil && len(types) == 0 {
 		return nil, &NotApplicableError{Reason: "its sf.type checks exclude every record type"}
 	}
-	return &Result{CEL: src, Fields: t.fields, Match: Match{Types: types, Flags: m.flags, AnyFlag: m.any}}, nil
+	res := &Result{CEL: src, Fields: t.fields, Match: Match{Types: types, Flags: m.flags, AnyFlag: m.any}}
+	for _, f := range t.fields {
+		if f.Missing != "" {
+			res.Warnings = append(res.Warnings, "field "+f.Name+" never has a value ("+f.Missing+"): checks on it are false")
+		}
+	}
+	if len(res.Warnings) > 0 && neverHolds(e) {
+		res.Warnings = append(res.Warnings, "the condition cannot hold without those fields: the rule never matches")
+	}
+	return res, nil
 }
 
 type translator struct {
@@ -157,6 +176,8 @@ type operand struct {
 	// key and field: the key of a map field's value (evt.arg[request]).
 	key   string
 	field *field.Field
+	// sysflow: the operand is one of SysFlow's own fields (sf.*), which take SysFlow's pmatch.
+	sysflow bool
 }
 
 // apply returns the CEL of one value of o (x for a quantified list), transformed.
@@ -217,6 +238,15 @@ func (t *translator) operand(e condition.Expr) *operand {
 }
 
 func (t *translator) fieldOperand(n *condition.FieldExpr) *operand {
+	o := t.resolveField(n)
+	if o != nil {
+		o.sysflow = strings.HasPrefix(n.Field, "sf.")
+	}
+	return o
+}
+
+// resolveField translates a field, without transformers.
+func (t *translator) resolveField(n *condition.FieldExpr) *operand {
 	f, arg, ok := field.Lookup(n.Field)
 	if !ok {
 		if why := field.WhyUnsupported(n.Field); why != "" {
@@ -250,6 +280,15 @@ func (t *translator) fieldOperand(n *condition.FieldExpr) *operand {
 			return &operand{src: f.Name, typ: f.Type, all: true}
 		}
 		return &operand{src: f.Name, typ: f.Type}
+	case field.PathArg:
+		if !hasArg {
+			return &operand{src: f.Name, typ: f.Type}
+		}
+		if _, err := field.ParseJSONPath(arg); err != nil {
+			t.errorf(n.Position, "field %s: %v", f.Name, err)
+			return nil
+		}
+		return &operand{src: "jsonpath(" + f.Name + ", " + strconv.Quote(arg) + ")", typ: f.Type}
 	case field.IndexArg:
 		if !hasArg {
 			src := f.Name
@@ -293,7 +332,13 @@ func (t *translator) check(n *condition.BinaryCheckExpr) string {
 	elem := l.typ.Elem()
 	// The right side: a literal, a list, or another field.
 	var rhs string
-	switch r := n.Right.(type) {
+	right := n.Right
+	if v, ok := right.(*condition.ValueExpr); ok {
+		if f := sysflowFieldRef(v); f != nil {
+			right = f
+		}
+	}
+	switch r := right.(type) {
 	case *condition.ValueExpr:
 		v, ok := t.literal(l.value(r, n.Op), elem, n.Op)
 		if !ok {
@@ -335,6 +380,10 @@ func (t *translator) check(n *condition.BinaryCheckExpr) string {
 	if err != "" {
 		return t.errorf(n.Position, "%s: %s", n.Left, err)
 	}
+	if n.Op == condition.OpPMatch && l.sysflow {
+		// SysFlow's pmatch: one of the items is part of the value.
+		cmp = func(x string) string { return "containsany(" + x + ", " + rhs + ")" }
+	}
 	if !l.all {
 		return cmp(l.src)
 	}
@@ -350,6 +399,20 @@ func (t *translator) check(n *condition.BinaryCheckExpr) string {
 		return rhs + " in " + l.src
 	}
 	return l.src + ".exists(" + x + ", " + cmp(l.apply(x)) + ")"
+}
+
+// sysflowFieldRef returns the field that a bare value on the right of a check names, when
+// it names one of SysFlow's own fields (sf.pproc.exe in "sf.proc.exe != sf.pproc.exe"):
+// SysFlow's policy engine compares with that field's value, where Falco would need
+// val(sf.pproc.exe). Other values, and quoted ones, are literals.
+func sysflowFieldRef(v *condition.ValueExpr) *condition.FieldValueExpr {
+	if v.Quoted || !strings.HasPrefix(v.Value, "sf.") {
+		return nil
+	}
+	if _, _, ok := field.Lookup(v.Value); !ok {
+		return nil
+	}
+	return &condition.FieldValueExpr{Field: &condition.FieldExpr{Field: v.Value, Position: v.Position}, Position: v.Position}
 }
 
 // value returns the value a check compares o with: v, or for a ptrace's request
@@ -541,4 +604,75 @@ func hexBytes(s string) ([]byte, error) {
 		out[i] = byte(b)
 	}
 	return out, nil
+}
+
+// neverHolds reports whether e is false on every record because of the checks on fields that
+// never have a value (field.Field.Missing): such a check is false, its negation true.
+func neverHolds(e condition.Expr) bool {
+	return truthOf(e) == isFalse
+}
+
+type truth int
+
+const (
+	unknown truth = iota
+	isFalse
+	isTrue
+)
+
+func truthOf(e condition.Expr) truth {
+	switch n := e.(type) {
+	case *condition.AndExpr:
+		all := isTrue
+		for _, c := range n.Children {
+			switch truthOf(c) {
+			case isFalse:
+				return isFalse
+			case unknown:
+				all = unknown
+			}
+		}
+		return all
+	case *condition.OrExpr:
+		all := isFalse
+		for _, c := range n.Children {
+			switch truthOf(c) {
+			case isTrue:
+				return isTrue
+			case unknown:
+				all = unknown
+			}
+		}
+		return all
+	case *condition.NotExpr:
+		switch truthOf(n.Child) {
+		case isFalse:
+			return isTrue
+		case isTrue:
+			return isFalse
+		}
+	case *condition.UnaryCheckExpr:
+		if missingField(n.Left) {
+			return isFalse
+		}
+	case *condition.BinaryCheckExpr:
+		if missingField(n.Left) || missingField(n.Right) {
+			return isFalse
+		}
+	}
+	return unknown
+}
+
+// missingField reports whether e is a field (possibly transformed) that never has a value.
+func missingField(e condition.Expr) bool {
+	switch n := e.(type) {
+	case *condition.FieldExpr:
+		f, _, ok := field.Lookup(n.Field)
+		return ok && f.Missing != ""
+	case *condition.FieldValueExpr:
+		return missingField(n.Field)
+	case *condition.FieldTransformerExpr:
+		return missingField(n.Value)
+	}
+	return false
 }

@@ -112,6 +112,21 @@ func TestTranslate(t *testing.T) {
 		{`evt.arg[request] in (0x4206, PTRACE_POKEDATA, 99)`, `evt.arg["request"] in ["PTRACE_SEIZE", "PTRACE_POKEDATA", "99"]`},
 		{`evt.arg.request contains PTRACE_ATTACH`, `evt.arg["request"].contains("PTRACE_ATTACH")`},
 		{`evt.arg.pid = 16`, `evt.arg["pid"] == "16"`},
+		// SysFlow's JSON paths.
+		{`sf.ke.message[items.0.namespace] = robot-shop`, `jsonpath(sf.ke.message, "items.0.namespace") == "robot-shop"`},
+		{`sf.ke.message contains robot-shop`, `sf.ke.message.contains("robot-shop")`},
+		{`sf.ke.message[items.#] = 1`, `jsonpath(sf.ke.message, "items.#") == "1"`},
+		// SysFlow's pmatch on its own fields; Falco's on Falco's.
+		{`sf.proc.name pmatch (nginx, httpd)`, `containsany(sf.proc.name, ["nginx", "httpd"])`},
+		{`sf.proc.aname pmatch (besclient)`, `ancestors(sf.proc.aname).exists(x, containsany(x, ["besclient"]))`},
+		{`tolower(sf.file.path) pmatch (.bash_history)`, `containsany(sf.file.path.lowerAscii(), [".bash_history"])`},
+		{`proc.exe pmatch (/usr/bin)`, `pmatch(proc.exe, ["/usr/bin"])`},
+		// A bare value naming one of SysFlow's fields is that field, as in SysFlow's engine.
+		{`sf.proc.exe != sf.pproc.exe`, `sf.proc.exe != sf.pproc.exe`},
+		{`sf.proc.exe = "sf.pproc.exe"`, `sf.proc.exe == "sf.pproc.exe"`},
+		{`proc.exe = sf.pproc.exe`, `proc.exe == sf.pproc.exe`},
+		{`proc.exe = proc.pexe`, `proc.exe == "proc.pexe"`},
+		{`sf.proc.exe = sf.no.such.field`, `sf.proc.exe == "sf.no.such.field"`},
 		{`thread.cap_effective icontains sys_module`, `thread.cap_effective.lowerAscii().contains("sys_module")`},
 	} {
 		e, err := condition.Parse(tc.cond)
@@ -144,6 +159,10 @@ func TestErrors(t *testing.T) {
 		{`fd.net = val(fd.sip)`, "1:10: fd.net is matched against networks written as 10.0.0.0/8, not against val(fd.sip)"},
 		{`tolower(fd.net) = x`, "1:1: tolower does not apply to fd.net, which is matched against networks"},
 		{`proc.name regex 'a(b'`, "1:1: proc.name: bad regular expression: error parsing regexp: missing closing ): `a(b`"},
+		{`sf.ke.message[items.*.name] = x`, `1:1: field sf.ke.message: JSON path "items.*.name": '*' (wildcards, queries, modifiers) is not supported; use keys, array indexes and #`},
+		{`sf.ke.message[items..name] = x`, `1:1: field sf.ke.message: JSON path "items..name" has an empty key`},
+		{`sf.ke.message[items.#.name] = x`, `1:1: field sf.ke.message: JSON path "items.#.name": # (an array's length) must come last`},
+		{`sf.proc.pid = sf.proc.name`, "1:15: sf.proc.pid is int and val(sf.proc.name) is string"},
 		{`fd.port = http`, `1:11: expected a number, not "http"`},
 	} {
 		e, err := condition.Parse(tc.cond)
@@ -194,6 +213,43 @@ func TestMatch(t *testing.T) {
 		m := res.Match
 		if m.Flags != tc.flags || m.AnyFlag != tc.any || fmt.Sprint(m.Types) != tc.types {
 			t.Errorf("%s: match %+v, want flags %d any %v types %s", tc.cond, m, tc.flags, tc.any, tc.types)
+		}
+	}
+}
+
+// A field that never has a value on SysFlow records compiles, with a warning; the warning says
+// when the condition cannot hold without it.
+func TestMissingFields(t *testing.T) {
+	for _, tc := range []struct {
+		cond  string
+		cel   string
+		never bool
+	}{
+		{`container.mount.dest[/proc*] != "N/A"`, `container.mount.dest["/proc*"] != "N/A"`, true},
+		{`proc.name = runc and (container.mount.dest[/] != "N/A" or container.mount.dest[/etc] != "N/A")`, `proc.name == "runc" && (container.mount.dest["/"] != "N/A" || container.mount.dest["/etc"] != "N/A")`, true},
+		{`proc.name = runc or container.mount.dest[/] exists`, `proc.name == "runc" || present(container.mount.dest["/"])`, false},
+		{`proc.name = runc and not container.mount.dest[/] exists`, `proc.name == "runc" && !holds(present(container.mount.dest["/"]))`, false},
+		{`not container.mount.dest[/] exists and not proc.name = runc`, `!holds(present(container.mount.dest["/"])) && !holds(proc.name == "runc")`, false},
+		{`not (container.mount.dest[/] exists or tolower(container.mounts) contains x)`, `!holds(present(container.mount.dest["/"]) || container.mounts.lowerAscii().contains("x"))`, false},
+	} {
+		e, err := condition.Parse(tc.cond)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.cond, err)
+		}
+		res, err := translate.Translate(e)
+		if err != nil {
+			t.Errorf("%s: %v", tc.cond, err)
+			continue
+		}
+		if res.CEL != tc.cel {
+			t.Errorf("%s:\n got %s\nwant %s", tc.cond, res.CEL, tc.cel)
+		}
+		if len(res.Warnings) == 0 || !strings.Contains(res.Warnings[0], "never has a value (SysFlow's container records do not carry mounts): checks on it are false") {
+			t.Errorf("%s: warnings %q", tc.cond, res.Warnings)
+		}
+		never := strings.Contains(strings.Join(res.Warnings, "\n"), "the rule never matches")
+		if never != tc.never {
+			t.Errorf("%s: warnings %q; want a never-matches warning: %v", tc.cond, res.Warnings, tc.never)
 		}
 	}
 }
