@@ -30,66 +30,69 @@ func FuzzCompile(f *testing.F) {
 		f.Add(c)
 	}
 	in := fuzzInputs(f)
-	f.Fuzz(func(t *testing.T, cond string) {
-		rule, err := yaml.Marshal([]map[string]string{{
-			"rule": "fuzzed", "desc": "a fuzzed condition", "condition": cond,
-			"output": "fuzzed (proc=%proc.name file=%fd.name parent=%proc.aname[2] type=%evt.type)", "priority": "WARNING",
-		}})
-		if err != nil {
-			t.Skip(err) // no YAML for it; nothing for the engine to load
+	f.Fuzz(func(t *testing.T, cond string) { checkCompile(t, in, cond) })
+}
+
+// checkCompile is FuzzCompile's check of one condition.
+func checkCompile(t *testing.T, in fuzzInput, cond string) {
+	rule, err := yaml.Marshal([]map[string]string{{
+		"rule": "fuzzed", "desc": "a fuzzed condition", "condition": cond,
+		"output": "fuzzed (proc=%proc.name file=%fd.name parent=%proc.aname[2] type=%evt.type)", "priority": "WARNING",
+	}})
+	if err != nil {
+		t.Skip(err) // no YAML for it; nothing for the engine to load
+	}
+	set, err := engine.Load(in.macrosFor(cond), engine.File{Name: "fuzzed.yaml", Data: rule})
+	if err != nil {
+		if set != nil {
+			t.Fatalf("Load(%q) returned a Set and the error %v", cond, err)
 		}
-		set, err := engine.Load(in.macrosFor(cond), engine.File{Name: "fuzzed.yaml", Data: rule})
-		if err != nil {
-			if set != nil {
-				t.Fatalf("Load(%q) returned a Set and the error %v", cond, err)
-			}
-			if err.Error() == "" {
-				t.Fatalf("Load(%q) returned an empty error", cond)
-			}
-			return
+		if err.Error() == "" {
+			t.Fatalf("Load(%q) returned an empty error", cond)
 		}
-		if set == nil {
-			t.Fatalf("Load(%q) returned neither a Set nor an error", cond)
+		return
+	}
+	if set == nil {
+		t.Fatalf("Load(%q) returned neither a Set nor an error", cond)
+	}
+	i := slices.IndexFunc(set.Rules(), func(r *engine.Rule) bool { return r.Name == "fuzzed" })
+	if i < 0 {
+		t.Fatalf("Load(%q): no rule %q in %s", cond, "fuzzed", set.Summary())
+	}
+	r := set.Rules()[i]
+	switch r.Status {
+	case engine.Compiled:
+		if r.CEL == "" {
+			t.Fatalf("Load(%q): compiled rule without CEL", cond)
 		}
-		i := slices.IndexFunc(set.Rules(), func(r *engine.Rule) bool { return r.Name == "fuzzed" })
-		if i < 0 {
-			t.Fatalf("Load(%q): no rule %q in %s", cond, "fuzzed", set.Summary())
+	case engine.NotApplicable:
+		if r.Reason == "" {
+			t.Fatalf("Load(%q): not applicable without a reason", cond)
 		}
-		r := set.Rules()[i]
-		switch r.Status {
-		case engine.Compiled:
-			if r.CEL == "" {
-				t.Fatalf("Load(%q): compiled rule without CEL", cond)
+		return
+	default:
+		return
+	}
+	noIndex := set.WithoutIndex()
+	ev := engine.NewEvaluator()
+	for _, rec := range in.recs {
+		indexed := false
+		ev.Eval(set, rec, in.ents, func(m *engine.Rule) {
+			indexed = true
+			if a := m.Alert(&ev.Event); a.Rule != "fuzzed" || a.Output == "" {
+				t.Fatalf("Load(%q): alert %+v", cond, a)
 			}
-		case engine.NotApplicable:
-			if r.Reason == "" {
-				t.Fatalf("Load(%q): not applicable without a reason", cond)
-			}
-			return
-		default:
-			return
+		})
+		all := false
+		ev.Eval(noIndex, rec, in.ents, func(*engine.Rule) { all = true })
+		if all && !indexed {
+			t.Fatalf("rule %q (CEL %s, match %+v) matches a %s with flags %d, but the index does not check it there",
+				cond, r.CEL, r.Match, sfavro.TypeOf(rec), opFlags(rec))
 		}
-		noIndex := set.WithoutIndex()
-		ev := engine.NewEvaluator()
-		for _, rec := range in.recs {
-			indexed := false
-			ev.Eval(set, rec, in.ents, func(m *engine.Rule) {
-				indexed = true
-				if a := m.Alert(&ev.Event); a.Rule != "fuzzed" || a.Output == "" {
-					t.Fatalf("Load(%q): alert %+v", cond, a)
-				}
-			})
-			all := false
-			ev.Eval(noIndex, rec, in.ents, func(*engine.Rule) { all = true })
-			if all && !indexed {
-				t.Fatalf("rule %q (CEL %s, match %+v) matches a %s with flags %d, but the index does not check it there",
-					cond, r.CEL, r.Match, sfavro.TypeOf(rec), opFlags(rec))
-			}
-			if indexed && !all {
-				t.Fatalf("rule %q (CEL %s) matches a %s only with the index", cond, r.CEL, sfavro.TypeOf(rec))
-			}
+		if indexed && !all {
+			t.Fatalf("rule %q (CEL %s) matches a %s only with the index", cond, r.CEL, sfavro.TypeOf(rec))
 		}
-	})
+	}
 }
 
 func opFlags(rec *sysflowv1.Record) int32 {
