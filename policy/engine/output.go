@@ -66,14 +66,13 @@ func ParseOutput(s string) (*Output, error) {
 		if f, dotted, ok := field.Lookup(name); ok {
 			p.field = f
 			switch {
-			case hasArg && (f.Type == field.StringMap || f.Arg == field.PathArg):
-				if f.Arg == field.PathArg {
-					keys, err := field.ParseJSONPath(arg)
-					if err != nil {
-						return nil, fmt.Errorf("%%%s: %w", p.ref, err)
-					}
-					p.path = keys
+			case hasArg && f.Arg == field.PathArg:
+				keys, err := field.ParseJSONPath(arg)
+				if err != nil {
+					return nil, fmt.Errorf("%%%s: %w", p.ref, err)
 				}
+				p.path = keys
+			case hasArg && f.Type == field.StringMap:
 				p.arg = arg
 			case hasArg:
 				idx, err := strconv.Atoi(arg)
