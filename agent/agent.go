@@ -59,6 +59,7 @@ type Agent struct {
 
 	cfg    Config
 	window *spool.Window
+	edge   *edgePolicy
 	log    *slog.Logger
 
 	mu     sync.Mutex
@@ -87,10 +88,12 @@ func New(cfg Config) *Agent {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = log.With("agent", cfg.Window.AgentID)
 	return &Agent{
 		cfg:    cfg,
 		window: spool.New(cfg.Window),
-		log:    log.With("agent", cfg.Window.AgentID),
+		edge:   newEdgePolicy(cfg.Window.NodeID, cfg.Window.AgentID, log.With("component", "edge")),
+		log:    log,
 	}
 }
 
@@ -98,12 +101,13 @@ func New(cfg Config) *Agent {
 func (a *Agent) Window() *spool.Window { return a.window }
 
 // Run feeds the sources into the window one after the other, then returns. It returns the first
-// source error; ctx ending is not an error.
+// source error; ctx ending is not an error. Records the hub's drop rules match (see
+// agentv1.EdgePolicy) do not enter the window.
 func (a *Agent) Run(ctx context.Context, sources ...Source) error {
 	for _, src := range sources {
 		before := a.window.Stats().Produced
 		start := time.Now()
-		err := src.Run(ctx, a.window.Append)
+		err := src.Run(ctx, a.emit)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -114,6 +118,14 @@ func (a *Agent) Run(ctx context.Context, sources ...Source) error {
 			"records", a.window.Stats().Produced-before, "duration", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// emit puts rec in the window unless a drop rule matches it.
+func (a *Agent) emit(ctx context.Context, rec *sysflowv1.Record) error {
+	if a.edge.drop(rec) {
+		return nil
+	}
+	return a.window.Append(ctx, rec)
 }
 
 // StreamRecords serves one hub stream; see agentv1.AgentServiceServer.
@@ -191,6 +203,8 @@ func (a *Agent) receive(stream agentv1.AgentService_StreamRecordsServer) error {
 		switch m := req.GetMessage().(type) {
 		case *agentv1.StreamRecordsRequest_Ack:
 			a.window.Ack(m.Ack.GetEpoch(), m.Ack.GetSeq())
+		case *agentv1.StreamRecordsRequest_EdgePolicy:
+			a.edge.apply(m.EdgePolicy)
 		case *agentv1.StreamRecordsRequest_Open:
 			return status.Error(codes.InvalidArgument, "Open sent twice on one stream")
 		}
@@ -198,7 +212,7 @@ func (a *Agent) receive(stream agentv1.AgentService_StreamRecordsServer) error {
 }
 
 // send sends the records after seq after, then new records as they come, with heartbeats and
-// stats, until ctx ends.
+// stats (at once when the edge policy changes), until ctx ends.
 func (a *Agent) send(ctx context.Context, stream grpc.ServerStream, after int64, batch int) error {
 	heartbeat := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer heartbeat.Stop()
@@ -207,6 +221,7 @@ func (a *Agent) send(ctx context.Context, stream grpc.ServerStream, after int64,
 	var recs [][]byte
 	for {
 		changed := a.window.Changed()
+		edgeChanged := a.edge.Changed()
 		var missing int64
 		recs, after, missing = a.window.Read(after, batch, recs[:0])
 		if missing > 0 {
@@ -235,11 +250,21 @@ func (a *Agent) send(ctx context.Context, stream grpc.ServerStream, after int64,
 			if err := stream.SendMsg(a.stats()); err != nil {
 				return err
 			}
+		case <-edgeChanged:
+			if err := stream.SendMsg(a.stats()); err != nil {
+				return err
+			}
+			stats.Reset(a.cfg.StatsInterval)
 		}
 	}
 }
 
 func (a *Agent) stats() *agentv1.StreamRecordsResponse {
+	return &agentv1.StreamRecordsResponse{Message: &agentv1.StreamRecordsResponse_Stats{Stats: a.Stats()}}
+}
+
+// Stats returns the agent's counters, as it sends them to hubs.
+func (a *Agent) Stats() *agentv1.Stats {
 	st := a.window.Stats()
 	s := &agentv1.Stats{
 		ReadTime:             timestamppb.Now(),
@@ -259,7 +284,8 @@ func (a *Agent) stats() *agentv1.StreamRecordsResponse {
 	if a.cfg.ObservedSyscalls != nil {
 		s.ObservedSyscalls = a.cfg.ObservedSyscalls()
 	}
-	return &agentv1.StreamRecordsResponse{Message: &agentv1.StreamRecordsResponse_Stats{Stats: s}}
+	a.edge.fill(s)
+	return s
 }
 
 // replaceActive makes cancel the current stream's, cancelling the one it replaces.

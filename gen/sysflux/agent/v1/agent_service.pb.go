@@ -629,7 +629,8 @@ type Stats struct {
 	ObservedSyscalls int64 `protobuf:"varint,10,opt,name=observed_syscalls,json=observedSyscalls,proto3" json:"observed_syscalls,omitempty"`
 	// Records the hub's drop rules (see EdgePolicy) dropped before they were kept.
 	EdgeDroppedRecords int64 `protobuf:"varint,11,opt,name=edge_dropped_records,json=edgeDroppedRecords,proto3" json:"edge_dropped_records,omitempty"`
-	// The version of the EdgePolicy the agent applies; zero when it applies none.
+	// The version of the EdgePolicy the agent applies; zero before it applied one (and for a hub
+	// without rules).
 	EdgePolicyVersion int64 `protobuf:"varint,12,opt,name=edge_policy_version,json=edgePolicyVersion,proto3" json:"edge_policy_version,omitempty"`
 	// The number of drop rules the agent applies.
 	EdgeRuleCount int64 `protobuf:"varint,13,opt,name=edge_rule_count,json=edgeRuleCount,proto3" json:"edge_rule_count,omitempty"`

@@ -719,7 +719,7 @@ type AgentStatus struct {
 	// When the stream was last established.
 	ConnectTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=connect_time,json=connectTime,proto3" json:"connect_time,omitempty"`
 	// The version of the hub's rules whose drop rules the agent applies, as its last Stats said;
-	// zero when it applies none.
+	// zero before it applied any.
 	EdgePolicyVersion int64 `protobuf:"varint,10,opt,name=edge_policy_version,json=edgePolicyVersion,proto3" json:"edge_policy_version,omitempty"`
 	// Records the agent dropped by the hub's drop rules before sending them, as its last Stats
 	// said.
