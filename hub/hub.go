@@ -57,6 +57,8 @@ func New(cfg Config) (*Hub, error) {
 		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff,
 		Logger: log.With("component", "fanin"),
 	}
+	edge := &edgePolicy{rules: cfg.Rules, log: log.With("component", "edge")}
+	fcfg.EdgePolicy = edge.current
 	var p *policy
 	if cfg.Rules != nil {
 		p = &policy{rules: cfg.Rules, broker: alert.NewBroker(0), agents: map[string]*agentPolicy{}, log: log.With("component", "policy")}

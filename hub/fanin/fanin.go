@@ -42,6 +42,10 @@ type Config struct {
 	// Hello; it may mark records Dropped or replace their Raw encoding (to tag them). It runs
 	// on the agent's stream goroutine, one batch at a time per agent.
 	Inspect func(hello *agentv1.Hello, entries []ring.Entry)
+	// EdgePolicy, when set, returns the policy agents are to apply to their records, and a
+	// channel closed when it changes (nil if it never does). The fan-in sends it to each agent
+	// after the agent's Hello, and again at every change; a nil policy is not sent.
+	EdgePolicy func() (*agentv1.EdgePolicy, <-chan struct{})
 	// Logger receives the fan-in's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -68,6 +72,13 @@ type agentConn struct {
 	received    int64
 	duplicates  int64
 	last        ring.Position
+	edge        edgeStats
+}
+
+// edgeStats are what an agent's last Stats said of its edge policy.
+type edgeStats struct {
+	version, dropped int64
+	err              string
 }
 
 // New prepares connections to the configured agents; nothing is dialled until Run.
@@ -168,6 +179,20 @@ func (f *Fanin) stream(ctx context.Context, c *agentConn, log *slog.Logger) (got
 	if err := st.Send(&agentv1.StreamRecordsRequest{Message: &agentv1.StreamRecordsRequest_Open{Open: open}}); err != nil {
 		return false, recvErr(st, err)
 	}
+	// Acks are sent from this goroutine, edge policies from another: grpc allows one sender
+	// at a time.
+	var sendMu sync.Mutex
+	send := func(m *agentv1.StreamRecordsRequest) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return st.Send(m)
+	}
+	pushDone := make(chan struct{})
+	close(pushDone) // until the Hello starts the pusher
+	defer func() {
+		cancel()
+		<-pushDone
+	}()
 	var (
 		frame   rawcodec.Frame
 		entries []ring.Entry
@@ -201,6 +226,13 @@ func (f *Fanin) stream(ctx context.Context, c *agentConn, log *slog.Logger) (got
 				return got, err
 			}
 			got = true
+			if f.cfg.EdgePolicy != nil {
+				pushDone = make(chan struct{})
+				go func() {
+					defer close(pushDone)
+					f.pushEdgePolicy(ctx, send, log)
+				}()
+			}
 			if hello.GetMissingRecords() > 0 {
 				log.Warn("agent no longer holds records the hub never received", "missing", hello.GetMissingRecords())
 			}
@@ -217,7 +249,7 @@ func (f *Fanin) stream(ctx context.Context, c *agentConn, log *slog.Logger) (got
 			res := f.cfg.Ring.Append(hello.GetAgentId(), entries)
 			c.addCounts(res)
 			ack := &agentv1.StreamRecordsRequest{Message: &agentv1.StreamRecordsRequest_Ack{Ack: &agentv1.Ack{Epoch: res.Last.Epoch, Seq: res.Last.Seq}}}
-			if err := st.Send(ack); err != nil {
+			if err := send(ack); err != nil {
 				return got, recvErr(st, err)
 			}
 		case 3: // Heartbeat
@@ -228,6 +260,10 @@ func (f *Fanin) stream(ctx context.Context, c *agentConn, log *slog.Logger) (got
 			}
 			if s.GetWindowDroppedRecords() > 0 || s.GetKernelDroppedRecords() > 0 {
 				log.Warn("agent reports drops", "window_dropped", s.GetWindowDroppedRecords(), "kernel_dropped", s.GetKernelDroppedRecords())
+			}
+			if c.setEdge(&s) && s.GetEdgePolicyError() != "" {
+				log.Warn("agent cannot apply the edge policy; it applies the one before",
+					"applied_version", s.GetEdgePolicyVersion(), "err", s.GetEdgePolicyError())
 			}
 		}
 	}
@@ -352,6 +388,15 @@ func (c *agentConn) setDown(err error) {
 	}
 }
 
+// setEdge keeps what s says of the agent's edge policy, and reports whether its error changed.
+func (c *agentConn) setEdge(s *agentv1.Stats) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	changed := c.edge.err != s.GetEdgePolicyError()
+	c.edge = edgeStats{version: s.GetEdgePolicyVersion(), dropped: s.GetEdgeDroppedRecords(), err: s.GetEdgePolicyError()}
+	return changed
+}
+
 func (c *agentConn) addCounts(r ring.AppendResult) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -366,13 +411,16 @@ func (f *Fanin) Status() []*hubv1.AgentStatus {
 	for _, c := range f.conns {
 		c.mu.Lock()
 		s := &hubv1.AgentStatus{
-			Address:          c.addr,
-			AgentId:          c.agentID,
-			NodeId:           c.nodeID,
-			Connected:        c.connected,
-			ReceivedRecords:  c.received,
-			DuplicateRecords: c.duplicates,
-			LastError:        c.lastErr,
+			Address:            c.addr,
+			AgentId:            c.agentID,
+			NodeId:             c.nodeID,
+			Connected:          c.connected,
+			ReceivedRecords:    c.received,
+			DuplicateRecords:   c.duplicates,
+			LastError:          c.lastErr,
+			EdgePolicyVersion:  c.edge.version,
+			EdgeDroppedRecords: c.edge.dropped,
+			EdgePolicyError:    c.edge.err,
 		}
 		if c.agentID != "" && c.last != (ring.Position{}) {
 			s.LastPosition = &sysflowv1.Position{AgentId: c.agentID, Epoch: c.last.Epoch, Seq: c.last.Seq}
