@@ -3,6 +3,8 @@
 // browsers and plain HTTP clients all reach it on one port.
 //
 // Subscribe streams records straight from the hub's ring in their protobuf encoding: the hub
-// filters on the envelope and never decodes or re-encodes a record for a binary client. JSON
-// clients get the same records through protojson.
+// selects on the envelope and never re-encodes a record for a binary client. JSON clients get
+// the same records through protojson. A subscription with a filter (a Falco condition over the
+// macros and lists of the rules in force, or CEL) decodes the records it reads to evaluate them
+// with the policy engine, and keeps the entities they reference.
 package service

@@ -5,7 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sysflux/sysflux/agent/sfavro"
+	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
+	"github.com/sysflux/sysflux/hub/ring"
 	"github.com/sysflux/sysflux/policy/engine"
 )
 
@@ -90,5 +95,47 @@ func TestCompileFilter(t *testing.T) {
 	}
 	if _, err := compileFilter("x", 7, files); err == nil || !strings.Contains(err.Error(), "filter_language") {
 		t.Errorf("compileFilter in language 7: %v, want an error naming filter_language", err)
+	}
+}
+
+// A filter applies to events and flows, and to entities only when it names their type with
+// sf.type; other entities pass it.
+func TestFilterEntities(t *testing.T) {
+	bash := &sysflowv1.OID{CreateTs: 1, Hpid: 1}
+	sh := &sysflowv1.OID{CreateTs: 1, Hpid: 2}
+	recs := map[string]*sysflowv1.Record{
+		"bash":      {Rec: &sysflowv1.Record_Process{Process: &sysflowv1.Process{Oid: bash, Exe: "/bin/bash"}}},
+		"sh":        {Rec: &sysflowv1.Record_Process{Process: &sysflowv1.Process{Oid: sh, Exe: "/bin/sh"}}},
+		"file":      {Rec: &sysflowv1.Record_File{File: &sysflowv1.File{Oid: []byte("f"), Path: "/etc/passwd"}}},
+		"bash exec": {Rec: &sysflowv1.Record_ProcessEvent{ProcessEvent: &sysflowv1.ProcessEvent{ProcOid: bash, OpFlags: int32(sysflowv1.OperationFlag_OPERATION_FLAG_EXEC)}}},
+		"sh exec":   {Rec: &sysflowv1.Record_ProcessEvent{ProcessEvent: &sysflowv1.ProcessEvent{ProcOid: sh, OpFlags: int32(sysflowv1.OperationFlag_OPERATION_FLAG_EXEC)}}},
+	}
+	order := []string{"bash", "sh", "file", "bash exec", "sh exec"}
+	for _, tt := range []struct {
+		filter string
+		want   string
+	}{
+		{"proc.name = bash", "bash sh file bash exec"},
+		{"sf.type = P and proc.name = bash", "bash file"},
+	} {
+		f, err := compileFilter(tt.filter, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, name := range order {
+			raw, err := proto.Marshal(recs[name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := &ring.Entry{AgentID: "a", Type: sfavro.TypeOf(recs[name]), Raw: raw}
+			f.observe(e)
+			if f.match(e) {
+				got = append(got, name)
+			}
+		}
+		if strings.Join(got, " ") != tt.want {
+			t.Errorf("filter %q passes %q, want %q", tt.filter, strings.Join(got, " "), tt.want)
+		}
 	}
 }
