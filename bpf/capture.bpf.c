@@ -32,6 +32,7 @@ enum event_kind {
 	EVENT_NS = 15,
 	EVENT_SHUTDOWN = 16,
 	EVENT_PTRACE = 17,
+	EVENT_MODULE = 18,
 };
 
 struct event_header {
@@ -164,8 +165,17 @@ struct setuid_event {
 	struct creds creds; /* after the call */
 };
 
-/* A ptrace request that attaches, injects or asks to be traced (the others, such as the peeks
- * a debugger makes by the thousand, are not reported). */
+/* A kernel module load: init_module (op 1) or finit_module (op 2, fd the module file). */
+struct module_event {
+	struct event_header h;
+	__s64 ret;
+	__u32 op;
+	__s32 fd;
+};
+
+/* A ptrace request that attaches, writes into another process (memory or registers) or asks to
+ * be traced (the others, such as the peeks a debugger makes by the thousand, are not
+ * reported). */
 struct ptrace_event {
 	struct event_header h;
 	__s64 ret;
@@ -268,6 +278,7 @@ const struct setuid_event *unused_setuid __attribute__((unused));
 const struct ns_event *unused_ns __attribute__((unused));
 const struct shutdown_event *unused_shutdown __attribute__((unused));
 const struct ptrace_event *unused_ptrace __attribute__((unused));
+const struct module_event *unused_module __attribute__((unused));
 
 static __always_inline void observe(void)
 {
@@ -1108,7 +1119,9 @@ int exit_unshare(struct syscall_exit_ctx *ctx)
 #define PTRACE_POKETEXT 4
 #define PTRACE_POKEDATA 5
 #define PTRACE_POKEUSR 6
+#define PTRACE_SETREGS 13
 #define PTRACE_ATTACH 16
+#define PTRACE_SETREGSET 0x4205
 #define PTRACE_SEIZE 0x4206
 
 SEC("tracepoint/syscalls/sys_exit_ptrace")
@@ -1124,6 +1137,8 @@ int exit_ptrace(struct syscall_exit_ctx *ctx)
 	case PTRACE_POKETEXT:
 	case PTRACE_POKEDATA:
 	case PTRACE_POKEUSR:
+	case PTRACE_SETREGS:
+	case PTRACE_SETREGSET:
 	case PTRACE_ATTACH:
 	case PTRACE_SEIZE:
 		break;
@@ -1142,3 +1157,26 @@ int exit_ptrace(struct syscall_exit_ctx *ctx)
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
+
+static __always_inline int exit_module(__u32 op, long ret, __s32 fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (id >> 32 == self_pid)
+		return 0;
+	observe();
+	struct module_event *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EVENT_MODULE, id);
+	e->ret = ret;
+	e->op = op;
+	e->fd = fd;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_init_module")
+int exit_init_module(struct syscall_exit_ctx *ctx) { return exit_module(1, ctx->ret, -1); }
+
+SEC("tracepoint/syscalls/sys_exit_finit_module")
+int exit_finit_module(struct syscall_exit_ctx *ctx) { return exit_module(2, ctx->ret, exit_fd()); }

@@ -114,6 +114,14 @@ type captureFileopEvent struct {
 	Newpath  [256]int8
 }
 
+type captureModuleEvent struct {
+	_   structs.HostLayout
+	H   captureEventHeader
+	Ret int64
+	Op  uint32
+	Fd  int32
+}
+
 type captureNetEvent struct {
 	_      structs.HostLayout
 	H      captureEventHeader
@@ -229,7 +237,9 @@ const (
 	captureProgExitFchown       = "exit_fchown"
 	captureProgExitFchownat     = "exit_fchownat"
 	captureProgExitFcntl        = "exit_fcntl"
+	captureProgExitFinitModule  = "exit_finit_module"
 	captureProgExitFtruncate    = "exit_ftruncate"
+	captureProgExitInitModule   = "exit_init_module"
 	captureProgExitLchown       = "exit_lchown"
 	captureProgExitLink         = "exit_link"
 	captureProgExitLinkat       = "exit_linkat"
@@ -269,6 +279,7 @@ const (
 	captureVarUnusedExec        = "unused_exec"
 	captureVarUnusedExit        = "unused_exit"
 	captureVarUnusedFileop      = "unused_fileop"
+	captureVarUnusedModule      = "unused_module"
 	captureVarUnusedNet         = "unused_net"
 	captureVarUnusedNs          = "unused_ns"
 	captureVarUnusedOpen        = "unused_open"
@@ -360,7 +371,9 @@ type captureProgramSpecs struct {
 	ExitFchown       *ebpf.ProgramSpec `ebpf:"exit_fchown"`
 	ExitFchownat     *ebpf.ProgramSpec `ebpf:"exit_fchownat"`
 	ExitFcntl        *ebpf.ProgramSpec `ebpf:"exit_fcntl"`
+	ExitFinitModule  *ebpf.ProgramSpec `ebpf:"exit_finit_module"`
 	ExitFtruncate    *ebpf.ProgramSpec `ebpf:"exit_ftruncate"`
+	ExitInitModule   *ebpf.ProgramSpec `ebpf:"exit_init_module"`
 	ExitLchown       *ebpf.ProgramSpec `ebpf:"exit_lchown"`
 	ExitLink         *ebpf.ProgramSpec `ebpf:"exit_link"`
 	ExitLinkat       *ebpf.ProgramSpec `ebpf:"exit_linkat"`
@@ -418,6 +431,7 @@ type captureVariableSpecs struct {
 	UnusedExec     *ebpf.VariableSpec `ebpf:"unused_exec"`
 	UnusedExit     *ebpf.VariableSpec `ebpf:"unused_exit"`
 	UnusedFileop   *ebpf.VariableSpec `ebpf:"unused_fileop"`
+	UnusedModule   *ebpf.VariableSpec `ebpf:"unused_module"`
 	UnusedNet      *ebpf.VariableSpec `ebpf:"unused_net"`
 	UnusedNs       *ebpf.VariableSpec `ebpf:"unused_ns"`
 	UnusedOpen     *ebpf.VariableSpec `ebpf:"unused_open"`
@@ -476,6 +490,7 @@ type captureVariables struct {
 	UnusedExec     *ebpf.Variable `ebpf:"unused_exec"`
 	UnusedExit     *ebpf.Variable `ebpf:"unused_exit"`
 	UnusedFileop   *ebpf.Variable `ebpf:"unused_fileop"`
+	UnusedModule   *ebpf.Variable `ebpf:"unused_module"`
 	UnusedNet      *ebpf.Variable `ebpf:"unused_net"`
 	UnusedNs       *ebpf.Variable `ebpf:"unused_ns"`
 	UnusedOpen     *ebpf.Variable `ebpf:"unused_open"`
@@ -529,7 +544,9 @@ type capturePrograms struct {
 	ExitFchown       *ebpf.Program `ebpf:"exit_fchown"`
 	ExitFchownat     *ebpf.Program `ebpf:"exit_fchownat"`
 	ExitFcntl        *ebpf.Program `ebpf:"exit_fcntl"`
+	ExitFinitModule  *ebpf.Program `ebpf:"exit_finit_module"`
 	ExitFtruncate    *ebpf.Program `ebpf:"exit_ftruncate"`
+	ExitInitModule   *ebpf.Program `ebpf:"exit_init_module"`
 	ExitLchown       *ebpf.Program `ebpf:"exit_lchown"`
 	ExitLink         *ebpf.Program `ebpf:"exit_link"`
 	ExitLinkat       *ebpf.Program `ebpf:"exit_linkat"`
@@ -607,7 +624,9 @@ func (p *capturePrograms) Close() error {
 		p.ExitFchown,
 		p.ExitFchownat,
 		p.ExitFcntl,
+		p.ExitFinitModule,
 		p.ExitFtruncate,
+		p.ExitInitModule,
 		p.ExitLchown,
 		p.ExitLink,
 		p.ExitLinkat,

@@ -3,4 +3,4 @@
 // `make bpf` regenerates them.
 package bpf
 
-//go:generate go tool -modfile=../tools.mod bpf2go -cc clang-19 -strip llvm-strip-19 -cflags "-O2 -g -Wall -Werror" -target amd64 -tags linux -type event_header -type exec_event -type clone_event -type exit_event -type open_event -type close_event -type net_event -type dup_event -type fileop_event -type setuid_event -type ns_event -type shutdown_event -type ptrace_event -type creds -type fd_key -type fd_counts capture capture.bpf.c -- -I.
+//go:generate go tool -modfile=../tools.mod bpf2go -cc clang-19 -strip llvm-strip-19 -cflags "-O2 -g -Wall -Werror" -target amd64 -tags linux -type event_header -type exec_event -type clone_event -type exit_event -type open_event -type close_event -type net_event -type dup_event -type fileop_event -type setuid_event -type ns_event -type shutdown_event -type ptrace_event -type module_event -type creds -type fd_key -type fd_counts capture capture.bpf.c -- -I.

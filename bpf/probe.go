@@ -44,6 +44,7 @@ const (
 	KindNS       = 15
 	KindShutdown = 16
 	KindPtrace   = 17
+	KindModule   = 18
 )
 
 // Namespace operations, as in the Op field of NSEvent.
@@ -93,6 +94,8 @@ type (
 	ShutdownEvent = captureShutdownEvent
 	// PtraceEvent reports a ptrace request that attaches, injects or asks to be traced.
 	PtraceEvent = capturePtraceEvent
+	// ModuleEvent reports a kernel module load.
+	ModuleEvent = captureModuleEvent
 	// Creds are a task's capability sets and login uid.
 	Creds = captureCreds
 	// FDKey names an open file: a process and a descriptor.
@@ -106,7 +109,16 @@ type Probe struct {
 	objs   captureObjects
 	links  []link.Link
 	reader *ringbuf.Reader
+	absent []string
 }
+
+// optionalTracepoints are the syscall tracepoints a kernel may lack: the module loading calls
+// exist only in kernels built with module support, and without it nothing can load a module.
+var optionalTracepoints = map[string]bool{"sys_exit_init_module": true, "sys_exit_finit_module": true}
+
+// Absent returns the optional syscall tracepoints this kernel lacks, which the probe could not
+// attach (see optionalTracepoints).
+func (p *Probe) Absent() []string { return p.absent }
 
 // Check reports whether this process can load the probe here (ErrNotRoot, ErrNoBTF), without
 // loading it.
@@ -206,8 +218,13 @@ func Open(selfPID uint32) (*Probe, error) {
 		{"sys_exit_setresuid", progs.ExitSetresuid}, {"sys_exit_setresgid", progs.ExitSetresgid},
 		{"sys_exit_setns", progs.ExitSetns}, {"sys_exit_unshare", progs.ExitUnshare},
 		{"sys_exit_ptrace", progs.ExitPtrace},
+		{"sys_exit_init_module", progs.ExitInitModule}, {"sys_exit_finit_module", progs.ExitFinitModule},
 	} {
 		l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
+		if err != nil && errors.Is(err, os.ErrNotExist) && optionalTracepoints[tp.name] {
+			p.absent = append(p.absent, tp.name)
+			continue
+		}
 		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("attach tracepoint syscalls/%s: %w", tp.name, err)

@@ -289,6 +289,39 @@ func TestPtrace(t *testing.T) {
 	}
 }
 
+func TestModuleLoad(t *testing.T) {
+	stop := capturing(t)
+	notAModule := filepath.Join(t.TempDir(), "not-a-module.ko")
+	if err := os.WriteFile(notAModule, []byte("not an ELF object"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, out := bpftest.Run(t, "module", notAModule)
+	var fd, ret int32
+	if _, err := fmt.Sscan(out, &fd, &ret); err != nil {
+		t.Fatalf("workload output %q: %v", out, err)
+	}
+	if ret == -int32(syscall.ENOSYS) {
+		// A kernel without module support has neither the call nor its tracepoints: no module
+		// can be loaded, so there is nothing to record.
+		if _, err := os.Stat("/sys/kernel/tracing/events/syscalls/sys_exit_finit_module"); err == nil {
+			t.Fatal("finit_module is ENOSYS but its tracepoint exists")
+		}
+		stop()
+		t.Log("this kernel has no module support (finit_module: ENOSYS); the probe leaves module loading out")
+		return
+	}
+	var got []*sysflowv1.ProcessEvent
+	for _, r := range stop() {
+		if e := r.GetProcessEvent(); e != nil && e.GetProcOid().GetHpid() == int64(p) &&
+			e.GetOpFlags() == int32(sysflowv1.OperationFlag_OPERATION_FLAG_MODULE_LOAD) {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 || !slices.Equal(got[0].GetArgs(), []string{"finit_module", notAModule}) || got[0].GetRet() != ret || ret >= 0 {
+		t.Fatalf("MODULE_LOAD events %v, want one finit_module of %s returning %d", got, notAModule, ret)
+	}
+}
+
 // selfCreds returns the test process's capability sets and login uid, as /proc shows them.
 func selfCreds(t *testing.T) (eff, prm, inh uint64, loginuid int32) {
 	t.Helper()

@@ -174,6 +174,16 @@ func (c clock) decode(b []byte) (flow.Event, error) {
 		}
 		ev.Kind, ev.Ret = flow.KindPtrace, e.Ret
 		ev.Args = []string{ptraceRequest(e.Request), strconv.Itoa(int(e.Target))}
+	case bpf.KindModule:
+		e, err := view[bpf.ModuleEvent](b)
+		if err != nil {
+			return ev, err
+		}
+		ev.Kind, ev.Ret, ev.FD = flow.KindModule, e.Ret, e.Fd
+		ev.Args = []string{"init_module"}
+		if e.Op == 2 {
+			ev.Args[0] = "finit_module"
+		}
 	default:
 		return ev, fmt.Errorf("unknown record kind %d", h.Kind)
 	}
@@ -197,7 +207,7 @@ func creds(c *bpf.Creds) *flow.Creds {
 // ptraceRequests names the ptrace requests the probe reports (<linux/ptrace.h>).
 var ptraceRequests = map[int64]string{
 	0: "PTRACE_TRACEME", 4: "PTRACE_POKETEXT", 5: "PTRACE_POKEDATA", 6: "PTRACE_POKEUSR",
-	16: "PTRACE_ATTACH", 0x4206: "PTRACE_SEIZE",
+	13: "PTRACE_SETREGS", 16: "PTRACE_ATTACH", 0x4205: "PTRACE_SETREGSET", 0x4206: "PTRACE_SEIZE",
 }
 
 // ptraceRequest names a ptrace request, or gives its number.

@@ -96,6 +96,9 @@ func (s *Source) Run(ctx context.Context, emit func(context.Context, *sysflowv1.
 		return fmt.Errorf("process table: %w", err)
 	}
 	s.log.Info("capture started", "processes", len(procs))
+	if absent := probe.Absent(); len(absent) > 0 {
+		s.log.Info("this kernel lacks some syscall tracepoints: what they trace cannot happen here", "tracepoints", absent)
+	}
 	close(s.ready)
 	agg := flow.New(flow.Config{
 		Processes: flow.ProcessFunc(func(pid int32) (*sysflowv1.Process, bool) {

@@ -192,6 +192,8 @@ func (a *Aggregator) Handle(ev Event) error {
 		a.setNS(&ev)
 	case KindPtrace:
 		a.ptrace(&ev)
+	case KindModule:
+		a.module(&ev)
 	case KindExec:
 		a.exec(&ev)
 	case KindClone:

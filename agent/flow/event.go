@@ -56,6 +56,10 @@ const (
 	// traced by another process; Args are the request's name and the target pid, Ret the
 	// call's result.
 	KindPtrace
+	// KindModule: PID/TID loaded a kernel module; Args are the call's name (init_module or
+	// finit_module) and, for finit_module, the module file's path ("" when unknown), Ret the
+	// call's result.
+	KindModule
 )
 
 // Event is one observation of the capture layer, in wall-clock time.

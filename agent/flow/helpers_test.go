@@ -36,6 +36,7 @@ const (
 	opRead   = int32(sysflowv1.OperationFlag_OPERATION_FLAG_READ_RECV)
 	opWrite  = int32(sysflowv1.OperationFlag_OPERATION_FLAG_WRITE_SEND)
 	opClose  = int32(sysflowv1.OperationFlag_OPERATION_FLAG_CLOSE)
+	opModule = int32(sysflowv1.OperationFlag_OPERATION_FLAG_MODULE_LOAD)
 )
 
 // source is a ProcessSource over a map, safe for concurrent use.

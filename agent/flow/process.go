@@ -288,6 +288,21 @@ func (a *Aggregator) ptrace(ev *Event) {
 	a.emitProcEvent(ps, ev, sysflowv1.OperationFlag_OPERATION_FLAG_PTRACE, ev.Args, int32(ev.Ret))
 }
 
+// module handles KindModule.
+// finit_module names the module by a descriptor: its path comes from the open flow on it.
+func (a *Aggregator) module(ev *Event) {
+	ps := a.process(ev.PID, ev.StartTime, ev, nil)
+	args := ev.Args
+	if len(args) == 1 && ev.FD >= 0 {
+		path := ""
+		if f := ps.flows[ev.FD]; f != nil && f.file != nil {
+			path = f.file.path
+		}
+		args = append(slices.Clip(args), path)
+	}
+	a.emitProcEvent(ps, ev, sysflowv1.OperationFlag_OPERATION_FLAG_MODULE_LOAD, args, int32(ev.Ret))
+}
+
 // emitProcEvent emits a ProcessEvent of ps.
 func (a *Aggregator) emitProcEvent(ps *procState, ev *Event, op sysflowv1.OperationFlag, args []string, ret int32) {
 	a.emit(&sysflowv1.Record{Rec: &sysflowv1.Record_ProcessEvent{ProcessEvent: &sysflowv1.ProcessEvent{

@@ -4,6 +4,7 @@
 package flow_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 
@@ -70,6 +71,24 @@ func TestProcessEvents(t *testing.T) {
 			},
 		},
 		{
+			name: "ptrace", before: parentEntity, after: parentEntity,
+			ev: flow.Event{Kind: flow.KindPtrace, Time: t0 + 2*sec, PID: pid, TID: pid, StartTime: start,
+				Args: []string{"PTRACE_ATTACH", "4242"}, Ret: -1},
+			want: []*sysflowv1.Record{
+				evRec(&sysflowv1.ProcessEvent{ProcOid: oid(pid, start), Ts: t0 + 2*sec, Tid: int64(pid),
+					OpFlags: int32(sysflowv1.OperationFlag_OPERATION_FLAG_PTRACE), Args: []string{"PTRACE_ATTACH", "4242"}, Ret: -1}),
+			},
+		},
+		{
+			name: "init_module", before: parentEntity, after: parentEntity,
+			ev: flow.Event{Kind: flow.KindModule, Time: t0 + 2*sec, PID: pid, TID: pid, StartTime: start,
+				Args: []string{"init_module"}, FD: -1},
+			want: []*sysflowv1.Record{
+				evRec(&sysflowv1.ProcessEvent{ProcOid: oid(pid, start), Ts: t0 + 2*sec, Tid: int64(pid),
+					OpFlags: opModule, Args: []string{"init_module"}}),
+			},
+		},
+		{
 			name: "exit", before: parentEntity, after: parentEntity,
 			ev: flow.Event{Kind: flow.KindExit, Time: t0 + 3*sec, PID: pid, TID: pid, StartTime: start, Ret: 1},
 			want: []*sysflowv1.Record{
@@ -101,6 +120,26 @@ func TestProcessEvents(t *testing.T) {
 				t.Errorf("process flow emitted though the process did not change")
 			}
 		})
+	}
+}
+
+// finit_module names the module by a descriptor: the event names the file open on it.
+func TestFinitModule(t *testing.T) {
+	a, s := newAggregator(t, newSource(process(pid, start, "/")), nil)
+	handle(t, a, openEv(t0, pid, "/lib/modules/x.ko", 0, 3))
+	handle(t, a, flow.Event{Kind: flow.KindModule, Time: t0 + 1, PID: pid, TID: pid, StartTime: start,
+		Args: []string{"finit_module"}, FD: 3, Ret: -8})
+	handle(t, a, flow.Event{Kind: flow.KindModule, Time: t0 + 2, PID: pid, TID: pid, StartTime: start,
+		Args: []string{"finit_module"}, FD: 9, Ret: -9})
+	var got [][]string
+	for _, r := range s.take() {
+		if e := r.GetProcessEvent(); e != nil && e.GetOpFlags() == opModule {
+			got = append(got, append(e.GetArgs(), fmt.Sprint(e.GetRet())))
+		}
+	}
+	want := [][]string{{"finit_module", "/lib/modules/x.ko", "-8"}, {"finit_module", "", "-9"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("MODULE_LOAD events (-want +got):\n%s", diff)
 	}
 }
 

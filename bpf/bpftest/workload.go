@@ -31,6 +31,7 @@ var workloads = map[string]func(arg string) error{
 	"udppeers": udpPeersWorkload,
 	"mmsg":     mmsgWorkload,
 	"ptrace":   ptraceWorkload,
+	"module":   moduleWorkload,
 }
 
 // Main runs the workload named by SYSFLUX_WORKLOAD, if any, and exits; otherwise it returns.
@@ -152,6 +153,23 @@ func ptraceWorkload(string) error {
 		return fmt.Errorf("detach: %w", err)
 	}
 	fmt.Println(pid)
+	return nil
+}
+
+// moduleWorkload asks the kernel to load arg as a kernel module with finit_module; arg is not
+// one, so the call fails (ENOEXEC or the like), which is what the tests want: a load attempt,
+// recorded with its result, that changes nothing.
+func moduleWorkload(arg string) error {
+	f, err := os.Open(arg)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	err = unix.FinitModule(int(f.Fd()), "", 0)
+	if err == nil {
+		return fmt.Errorf("finit_module of %s succeeded", arg)
+	}
+	fmt.Println(int(f.Fd()), -int(err.(syscall.Errno)))
 	return nil
 }
 

@@ -150,15 +150,14 @@ func TestFixtureRules(t *testing.T) {
 	n, c, na, d := set.Counts()
 	t.Logf("overall: %s (%.1f%% of the enabled rules compiled)", set.Summary(), 100*float64(c)/float64(n-d))
 	checkNotApplicable(t, "overall", set)
-	// 90% would be 51 of the 56 rules; 50 compile. The six below need system calls that no
-	// SysFlow record stands for (no operation flag marks init_module, finit_module, bpf,
-	// socket or dup) or fields that no SysFlow record can carry (resolved host names, overlay
-	// layers), and are the only ones allowed not to apply.
-	if n != c+na+d || c*100 < (n-d)*89 {
-		t.Errorf("overall: %s; want at least 89%% of the enabled rules compiled", set.Summary())
+	// 51 of the 56 rules compile. The five below need system calls that no SysFlow record
+	// stands for (no operation flag marks bpf, socket or dup) or fields that no SysFlow record
+	// can carry (resolved host names, overlay layers), and are the only ones allowed not to
+	// apply.
+	if n != c+na+d || c*100 < (n-d)*90 {
+		t.Errorf("overall: %s; want at least 90%% of the enabled rules compiled", set.Summary())
 	}
 	want := map[string]string{
-		"Linux Kernel Module Injection Detected":                   "its evt.type values (init_module, finit_module)",
 		"BPF Program Not Profiled":                                 "its evt.type values (bpf)",
 		"Packet socket created in container":                       "its evt.type values (socket)",
 		"Redirect STDOUT/STDIN to Network Connection in Container": "its evt.type values (dup, dup2, dup3)",

@@ -29,8 +29,8 @@ var opSyscalls = []struct {
 	{op(sysflowv1.OperationFlag_OPERATION_FLAG_ACCEPT), []string{"accept", "accept4"}},
 	{op(sysflowv1.OperationFlag_OPERATION_FLAG_CONNECT), []string{"connect"}},
 	{op(sysflowv1.OperationFlag_OPERATION_FLAG_OPEN), []string{"open", "openat", "openat2", "creat", "open_by_handle_at"}},
-	{op(sysflowv1.OperationFlag_OPERATION_FLAG_READ_RECV), []string{"read", "pread", "pread64", "readv", "preadv", "recv", "recvfrom", "recvmsg", "recvmmsg"}},
-	{op(sysflowv1.OperationFlag_OPERATION_FLAG_WRITE_SEND), []string{"write", "pwrite", "pwrite64", "writev", "pwritev", "send", "sendto", "sendmsg", "sendmmsg"}},
+	{op(sysflowv1.OperationFlag_OPERATION_FLAG_READ_RECV), []string{"read", "pread", "pread64", "readv", "preadv", "preadv2", "recv", "recvfrom", "recvmsg", "recvmmsg"}},
+	{op(sysflowv1.OperationFlag_OPERATION_FLAG_WRITE_SEND), []string{"write", "pwrite", "pwrite64", "writev", "pwritev", "pwritev2", "send", "sendto", "sendmsg", "sendmmsg"}},
 	{op(sysflowv1.OperationFlag_OPERATION_FLAG_CLOSE), []string{"close"}},
 	{op(sysflowv1.OperationFlag_OPERATION_FLAG_TRUNCATE), []string{"truncate", "ftruncate"}},
 	{op(sysflowv1.OperationFlag_OPERATION_FLAG_SHUTDOWN), []string{"shutdown"}},
@@ -46,6 +46,7 @@ var opSyscalls = []struct {
 	{op(sysflowv1.OperationFlag_OPERATION_FLAG_BIND), []string{"bind"}},
 	{op(sysflowv1.OperationFlag_OPERATION_FLAG_LISTEN), []string{"listen"}},
 	{op(sysflowv1.OperationFlag_OPERATION_FLAG_PTRACE), []string{"ptrace"}},
+	{op(sysflowv1.OperationFlag_OPERATION_FLAG_MODULE_LOAD), []string{"init_module", "finit_module"}},
 }
 
 func init() {

@@ -187,6 +187,9 @@ const (
 	// ptrace(2) (a sysflux addition), a ProcessEvent whose args are the request's name (such as
 	// PTRACE_ATTACH) and the target's pid.
 	OperationFlag_OPERATION_FLAG_PTRACE OperationFlag = 33554432
+	// A kernel module load, init_module(2) or finit_module(2) (a sysflux addition), a
+	// ProcessEvent whose args are the call's name and, for finit_module, the module file's path.
+	OperationFlag_OPERATION_FLAG_MODULE_LOAD OperationFlag = 67108864
 )
 
 // Enum value maps for OperationFlag.
@@ -219,6 +222,7 @@ var (
 		8388608:  "OPERATION_FLAG_BIND",
 		16777216: "OPERATION_FLAG_LISTEN",
 		33554432: "OPERATION_FLAG_PTRACE",
+		67108864: "OPERATION_FLAG_MODULE_LOAD",
 	}
 	OperationFlag_value = map[string]int32{
 		"OPERATION_FLAG_UNSPECIFIED": 0,
@@ -248,6 +252,7 @@ var (
 		"OPERATION_FLAG_BIND":        8388608,
 		"OPERATION_FLAG_LISTEN":      16777216,
 		"OPERATION_FLAG_PTRACE":      33554432,
+		"OPERATION_FLAG_MODULE_LOAD": 67108864,
 	}
 )
 
@@ -2977,7 +2982,7 @@ const file_sysflow_v1_records_proto_rawDesc = "" +
 	"\x18RECORD_TYPE_PROCESS_FLOW\x10\n" +
 	"\x12\x13\n" +
 	"\x0fRECORD_TYPE_POD\x10\v\x12\x19\n" +
-	"\x15RECORD_TYPE_K8S_EVENT\x10\f*\x8b\x06\n" +
+	"\x15RECORD_TYPE_K8S_EVENT\x10\f*\xae\x06\n" +
 	"\rOperationFlag\x12\x1e\n" +
 	"\x1aOPERATION_FLAG_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14OPERATION_FLAG_CLONE\x10\x01\x12\x17\n" +
@@ -3005,7 +3010,8 @@ const file_sysflow_v1_records_proto_rawDesc = "" +
 	"\x14OPERATION_FLAG_CHOWN\x10\x80\x80\x80\x02\x12\x1a\n" +
 	"\x13OPERATION_FLAG_BIND\x10\x80\x80\x80\x04\x12\x1c\n" +
 	"\x15OPERATION_FLAG_LISTEN\x10\x80\x80\x80\b\x12\x1c\n" +
-	"\x15OPERATION_FLAG_PTRACE\x10\x80\x80\x80\x10*\xdf\x02\n" +
+	"\x15OPERATION_FLAG_PTRACE\x10\x80\x80\x80\x10\x12!\n" +
+	"\x1aOPERATION_FLAG_MODULE_LOAD\x10\x80\x80\x80 *\xdf\x02\n" +
 	"\bOpenFlag\x12\x19\n" +
 	"\x15OPEN_FLAG_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OPEN_FLAG_RDONLY\x10\x01\x12\x14\n" +
