@@ -176,7 +176,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range []struct{ cond, reason string }{
 		{`evt.type = bpf`, "its evt.type values (bpf) are system calls no SysFlow record stands for"},
-		{`evt.type in (init_module, finit_module) and thread.cap_effective icontains sys_module`, "its evt.type values (init_module, finit_module) are system calls no SysFlow record stands for"},
+		{`evt.type in (socket, dup2) and thread.cap_effective icontains sys_module`, "its evt.type values (socket, dup2) are system calls no SysFlow record stands for"},
 		{`proc.is_exe_upper_layer = true`, "field proc.is_exe_upper_layer: SysFlow records do not describe executable inodes or overlay layers"},
 		{`fd.sip.name = kubernetes.default.svc.cluster.local`, "field fd.sip.name: SysFlow records do not carry names resolved from addresses"},
 	} {
