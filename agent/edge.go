@@ -37,10 +37,14 @@ type edgePolicy struct {
 	dropped atomic.Int64
 }
 
+// edgeEntities bounds the entities of each kind the agent keeps for its drop rules, fewer than
+// a hub keeps for all its agents: the least recently seen go first.
+const edgeEntities = 32768
+
 func newEdgePolicy(nodeID, agentID string, log *slog.Logger) *edgePolicy {
 	return &edgePolicy{
 		log: log, nodeID: nodeID, agentID: agentID,
-		ents: entity.New(0), ev: engine.NewEvaluator(), changed: make(chan struct{}),
+		ents: entity.New(edgeEntities), ev: engine.NewEvaluator(), changed: make(chan struct{}),
 	}
 }
 
