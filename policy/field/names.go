@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
@@ -64,16 +66,44 @@ func SyscallFlag(name string) (int32, bool) {
 	return f, ok
 }
 
-// Syscalls returns the names of the system calls the operation flags stand for.
+// Syscalls returns the names of the system calls the operation flags stand for. The list may
+// be shared: callers must not modify it.
 func Syscalls(flags int32) []string {
-	var out []string
+	if v, ok := syscallLists.Load(flags); ok {
+		return v.([]string)
+	}
+	n := 0
+	for _, o := range opSyscalls {
+		if flags&o.flag != 0 {
+			n += len(o.calls)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, 0, n)
 	for _, o := range opSyscalls {
 		if flags&o.flag != 0 {
 			out = append(out, o.calls...)
 		}
 	}
+	// Records carry few combinations of flags; the bound keeps records with unusual ones from
+	// growing the cache without limit.
+	if syscallListCount.Load() < maxSyscallLists {
+		if _, loaded := syscallLists.LoadOrStore(flags, out); !loaded {
+			syscallListCount.Add(1)
+		}
+	}
 	return out
 }
+
+// syscallLists caches Syscalls' lists by flags: evt.type is read for every record checked.
+var (
+	syscallLists     sync.Map // int32 → []string
+	syscallListCount atomic.Int32
+)
+
+const maxSyscallLists = 4096
 
 // OpFlagNames returns SysFlow's names of the operation flags (OPEN, READ_RECV, ...), lowest bit
 // first.
