@@ -175,7 +175,7 @@ func Compile(rs *rules.RuleSet) (*Set, error) {
 			errs = append(errs, &RuleError{Rule: rr.Name, File: rr.File, Line: rr.Line, Err: fmt.Errorf("CEL %s is %s, not bool", res.CEL, ast.OutputType())})
 			continue
 		}
-		prog, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+		prog, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CustomDecoratorV2(decorate))
 		if err != nil {
 			errs = append(errs, &RuleError{Rule: rr.Name, File: rr.File, Line: rr.Line, Err: err})
 			continue

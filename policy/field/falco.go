@@ -52,6 +52,13 @@ func ipNet(name, desc string, get func(ep endpoints) []netip.AddrPort) *Field {
 	}}
 }
 
+// flagList marks f as the list of names that names gives the record's operation flags, and
+// returns it.
+func flagList(f *Field, names func(flags int32) []string) *Field {
+	f.flagNames = names
+	return f
+}
+
 // missing is a field that never has a value on SysFlow records, for the reason given.
 func missing(name string, typ Type, arg Arg, reason string) *Field {
 	return &Field{Name: name, Type: typ, Arg: arg, Desc: "never has a value: " + reason, Missing: reason,
@@ -200,13 +207,13 @@ func openFlags(e *Event) (int32, bool) {
 func init() {
 	register(
 		// evt.*
-		strList("evt.type", "the system calls the record stands for, from its operation flags: a flow matches every call it aggregates", NoArg, func(e *Event) ([]string, bool) {
+		flagList(strList("evt.type", "the system calls the record stands for, from its operation flags: a flow matches every call it aggregates", NoArg, func(e *Event) ([]string, bool) {
 			f, ok := sfavro.OpFlags(e.Rec)
 			if !ok {
 				return nil, false
 			}
 			return Syscalls(f), true
-		}),
+		}), Syscalls),
 		str("evt.dir", "always < : records describe calls that returned", func(e *Event) (string, bool) { return "<", true }),
 		num("evt.rawres", "the return code of an event; 0 for flows", func(e *Event) (int64, bool) { return ret(e.Rec) }),
 		str("evt.res", "SUCCESS, or the error name (ENOENT) of a failed call", func(e *Event) (string, bool) {

@@ -27,6 +27,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sysflux/sysflux/agent/sfavro"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 )
 
@@ -108,6 +109,9 @@ type Field struct {
 	Missing string
 	// get computes the value; ok is false when the record has none.
 	get func(e *Event) (v any, ok bool)
+	// flagNames, for a field whose value is the list of names of the record's operation flags
+	// (evt.type, sf.opflags), gives those names for given flags.
+	flagNames func(flags int32) []string
 	// index is the field's position in the table, for the per-record cache.
 	index int
 }
@@ -125,6 +129,20 @@ func (f *Field) Value(e *Event) (any, bool) {
 		e.done[f.index] = true
 	}
 	return e.vals[f.index], e.oks[f.index]
+}
+
+// OfFlags reports whether f's value is a list of names that the record's operation flags alone
+// determine, with no value on records without operation flags: evt.type, sf.opflags.
+func (f *Field) OfFlags() bool { return f.flagNames != nil }
+
+// FlagMask returns, for a field OfFlags, the operation flags of the records whose list holds
+// name: on a record with operation flags (Event.OpFlags), `name in f` holds exactly when they
+// share a bit with mask. It returns 0 for a name no record's list holds, and for other fields.
+func (f *Field) FlagMask(name string) (mask int32) {
+	if f.flagNames == nil {
+		return 0
+	}
+	return flagMask(f.flagNames, name)
 }
 
 var (
@@ -219,6 +237,10 @@ type Event struct {
 	ancestors    []*sysflowv1.Process
 	ancDone      bool
 }
+
+// OpFlags returns the record's operation flags, and false for records that have none (those
+// of entities and Kubernetes events).
+func (e *Event) OpFlags() (int32, bool) { return sfavro.OpFlags(e.Rec) }
 
 // Reset makes e describe rec, forgetting the values of the previous record.
 func (e *Event) Reset(rec *sysflowv1.Record, ents Entities) {

@@ -2,6 +2,7 @@ package field
 
 import (
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +105,18 @@ var (
 )
 
 const maxSyscallLists = 4096
+
+// flagMask returns the operation flags (single bits) whose names, as names gives them, include
+// name.
+func flagMask(names func(int32) []string, name string) int32 {
+	var mask int32
+	for b := 0; b < 32; b++ {
+		if slices.Contains(names(int32(1)<<b), name) {
+			mask |= int32(1) << b
+		}
+	}
+	return mask
+}
 
 // OpFlagNames returns SysFlow's names of the operation flags (OPEN, READ_RECV, ...), lowest bit
 // first.

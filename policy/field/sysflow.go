@@ -17,10 +17,10 @@ func init() {
 		str("sf.type", "the record type: PE, PF, FF, FE, NF, NE, P, F, C, POD, KE", func(e *Event) (string, bool) {
 			return RecordTypeCode(sfavro.TypeOf(e.Rec)), true
 		}),
-		strList("sf.opflags", "SysFlow's names of the record's operation flags (EXEC, OPEN, READ_RECV, ...)", NoArg, func(e *Event) ([]string, bool) {
+		flagList(strList("sf.opflags", "SysFlow's names of the record's operation flags (EXEC, OPEN, READ_RECV, ...)", NoArg, func(e *Event) ([]string, bool) {
 			f, ok := sfavro.OpFlags(e.Rec)
 			return OpFlagNames(f), ok
-		}),
+		}), OpFlagNames),
 		num("sf.ret", "the return code of an event", func(e *Event) (int64, bool) { return ret(e.Rec) }),
 		num("sf.ts", "the record's time, ns since the epoch", func(e *Event) (int64, bool) { return Time(e.Rec), true }),
 		num("sf.endts", "a flow's end, ns since the epoch", func(e *Event) (int64, bool) { return endTime(e.Rec), true }),

@@ -22,7 +22,10 @@
 // "bash")`, and, as libsinsp checks the ancestors one by one, `proc.aname != bash` holds when
 // some ancestor is not bash. evt.type is such a list too (a flow stands for every system call
 // it aggregates), and so are fd.ip and fd.port (both ends of a connection); for them != means
-// that none of the values is the one given, as libsinsp's fd.ip and fd.port have it.
+// that none of the values is the one given, as libsinsp's fd.ip and fd.port have it. Checks of
+// evt.type (and sf.opflags) by =, != and in are written with CEL's `in` and its sets extension,
+// `sets.intersects(evt.type, ["open", "openat"])`, which the engine runs as tests of the record's
+// operation flags.
 //
 // SysFlow's policies use Falco's syntax over SysFlow's own fields (sf.*), with two differences
 // that SysFlow's policy engine (sysflow-telemetry/sf-processor) gives them and that are kept
@@ -178,6 +181,10 @@ type operand struct {
 	field *field.Field
 	// sysflow: the operand is one of SysFlow's own fields (sf.*), which take SysFlow's pmatch.
 	sysflow bool
+	// flags: the operand is a list of names of the record's operation flags (evt.type,
+	// sf.opflags), checked with `in` and sets.intersects, which the engine runs as tests of the
+	// flags' bits.
+	flags bool
 }
 
 // apply returns the CEL of one value of o (x for a quantified list), transformed.
@@ -277,7 +284,7 @@ func (t *translator) resolveField(n *condition.FieldExpr) *operand {
 			return nil
 		}
 		if f.Type == field.StringList || f.Type == field.IntList {
-			return &operand{src: f.Name, typ: f.Type, all: true}
+			return &operand{src: f.Name, typ: f.Type, all: true, flags: f.OfFlags()}
 		}
 		return &operand{src: f.Name, typ: f.Type}
 	case field.PathArg:
@@ -386,6 +393,17 @@ func (t *translator) check(n *condition.BinaryCheckExpr) string {
 	}
 	if !l.all {
 		return cmp(l.src)
+	}
+	if l.flags && len(l.xform) == 0 {
+		// The same checks as below, written so that the engine can run them on the flags.
+		switch n.Op {
+		case condition.OpEq, condition.OpEqEq:
+			return rhs + " in " + l.src
+		case condition.OpNotEq:
+			return "!(" + rhs + " in " + l.src + ")"
+		case condition.OpIn, condition.OpIntersects:
+			return "sets.intersects(" + l.src + ", " + rhs + ")"
+		}
 	}
 	x := t.quantVar()
 	defer func() { t.vars-- }()
