@@ -52,7 +52,9 @@
 // proto.Equal, ts ignored). Before emitting a changed entity, the Aggregator emits the records
 // pending for the process, so that a record follows the entity that described the process when
 // the operations took place. A process the source does not know is described by a minimal entity
-// made from the event (Stats.UnknownProcesses).
+// made from the event (Stats.UnknownProcesses). The entities of a process's ancestors that the
+// source knows are emitted before its own, eldest first, once each, so that rules reading
+// ancestors (Falco's proc.aname[N]) find them though they did nothing the capture saw.
 //
 // A File entity is emitted before the first record of a flow on a file the Aggregator does not
 // remember having emitted (it remembers the last 65536). Its object id is SysFlow's:

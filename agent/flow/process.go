@@ -124,6 +124,7 @@ func (a *Aggregator) sendEntity(ps *procState, from, made *sysflowv1.Process) {
 	if p == nil {
 		return
 	}
+	a.sendAncestors(p, 0)
 	if a.emit(&sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: proto.CloneOf(p)}}) {
 		ps.sent, ps.from = p, from
 	}
@@ -352,6 +353,41 @@ func (a *Aggregator) dropProcFlow(ps *procState) {
 }
 
 // sameOID reports whether two process object ids are equal.
+// maxAncestors bounds how far up sendAncestors goes.
+const maxAncestors = 32
+
+// sendAncestors emits the entities of p's parent and its ancestors that were not emitted yet,
+// eldest first: rules read a process's ancestors (Falco's proc.aname[N], proc.apid[N]), which
+// records never reference while they do nothing, as a shell waiting for its child.
+func (a *Aggregator) sendAncestors(p *sysflowv1.Process, depth int) {
+	poid := p.GetPoid()
+	if poid == nil || depth >= maxAncestors {
+		return
+	}
+	ppid := int32(poid.GetHpid())
+	if ps := a.procs[ppid]; ps != nil && ps.sent != nil && sameOID(ps.oid, poid) {
+		return
+	}
+	cur := a.current(ppid)
+	if cur == nil || !sameOID(cur.GetOid(), poid) {
+		return // gone, or its pid taken by another process
+	}
+	a.sendAncestors(cur, depth+1)
+	ps := a.procs[ppid]
+	if ps == nil || !sameOID(ps.oid, poid) {
+		ps = &procState{pid: ppid, oid: proto.CloneOf(poid), flows: make(map[int32]*flow)}
+		if old := a.procs[ppid]; old != nil {
+			a.endProcess(old, p.GetTs(), nil)
+		}
+		a.addProcess(ps)
+	}
+	if ps.sent == nil {
+		if a.emit(&sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: proto.CloneOf(cur)}}) {
+			ps.sent, ps.from = proto.CloneOf(cur), cur
+		}
+	}
+}
+
 func sameOID(x, y *sysflowv1.OID) bool {
 	return x.GetCreateTs() == y.GetCreateTs() && x.GetHpid() == y.GetHpid()
 }

@@ -392,3 +392,28 @@ func TestProcessesForgotten(t *testing.T) {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
 }
+
+// A process's ancestors are emitted before it, eldest first, each once, so that rules can read
+// them (proc.aname[N]) though they never did anything the capture saw.
+func TestAncestorsFirst(t *testing.T) {
+	const parent, grand, sibling = pid - 1, pid - 2, pid + 1
+	g := process(grand, start-2*sec, "/")
+	p := process(parent, start-sec, "/")
+	p.Poid = oid(grand, start-2*sec)
+	c := process(pid, start, "/")
+	c.Poid = oid(parent, start-sec)
+	s2 := process(sibling, start, "/")
+	s2.Poid = oid(parent, start-sec)
+	a, s := newAggregator(t, newSource(g, p, c, s2), nil)
+	handle(t, a, flow.Event{Kind: flow.KindExit, Time: t0, PID: pid, TID: pid + 9, StartTime: start})
+	handle(t, a, flow.Event{Kind: flow.KindExit, Time: t0, PID: sibling, TID: sibling + 9, StartTime: start})
+	var got []int64
+	for _, r := range s.take() {
+		if e := r.GetProcess(); e != nil {
+			got = append(got, e.GetOid().GetHpid())
+		}
+	}
+	if diff := cmp.Diff([]int64{int64(grand), int64(parent), int64(pid), int64(sibling)}, got); diff != "" {
+		t.Errorf("process entities by pid (-want +got):\n%s", diff)
+	}
+}
