@@ -16,6 +16,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
 
 	"github.com/sysflux/sysflux/agent/sfavro"
@@ -322,8 +323,26 @@ type Evaluator struct {
 // NewEvaluator returns an Evaluator.
 func NewEvaluator() *Evaluator {
 	ev := &Evaluator{}
-	ev.act.ev = &ev.Event
+	ev.act = activation{
+		ev:      &ev.Event,
+		adapter: types.DefaultTypeAdapter,
+		stamps:  make([]uint32, field.Count()),
+		vals:    make([]ref.Val, field.Count()),
+	}
+	if env, err := Env(); err == nil {
+		ev.act.adapter = env.CELTypeAdapter()
+	}
 	return ev
+}
+
+// reset makes e evaluate rec, forgetting the values of the previous record.
+func (e *Evaluator) reset(rec *sysflowv1.Record, ents field.Entities) {
+	e.Event.Reset(rec, ents)
+	e.act.gen++
+	if e.act.gen == 0 { // wrapped: forget every stamp
+		clear(e.act.stamps)
+		e.act.gen = 1
+	}
 }
 
 // Eval checks rec, whose references ents resolves, against the rules of s that can match it,
@@ -334,7 +353,7 @@ func (e *Evaluator) Eval(s *Set, rec *sysflowv1.Record, ents field.Entities, mat
 	if ti == nil {
 		return
 	}
-	e.Event.Reset(rec, ents)
+	e.reset(rec, ents)
 	if len(e.seen) < len(s.rules) {
 		e.seen = make([]uint32, len(s.rules))
 	}
@@ -388,9 +407,44 @@ func mergeSorted(a, b []int) []int {
 	return append(out, b[j:]...)
 }
 
-// activation resolves CEL variables to field values of the current record.
+// activation resolves CEL variables to field values of the current record. Programs planned
+// by Compile read whole fields through value, which keeps each field's CEL value for the
+// record; other reads resolve the field by name.
 type activation struct {
-	ev *field.Event
+	ev      *field.Event
+	adapter types.Adapter
+	gen     uint32    // the record's generation, from 1
+	stamps  []uint32  // per field (Field.Index): the generation vals holds the value of
+	vals    []ref.Val // per field: its CEL value, nil when the record has none
+}
+
+// value returns f's CEL value for the current record, nil when it has none.
+func (a *activation) value(f *field.Field) ref.Val {
+	i := f.Index()
+	if a.stamps[i] == a.gen {
+		return a.vals[i]
+	}
+	var v ref.Val
+	switch f.Type {
+	case field.String:
+		if s, ok := f.StringValue(a.ev); ok {
+			v = types.String(s)
+		}
+	case field.Int:
+		if n, ok := f.IntValue(a.ev); ok {
+			v = types.Int(n)
+		}
+	case field.Bool:
+		if b, ok := f.BoolValue(a.ev); ok {
+			v = types.Bool(b)
+		}
+	default:
+		if x, ok := f.Value(a.ev); ok {
+			v = a.adapter.NativeToValue(x)
+		}
+	}
+	a.vals[i], a.stamps[i] = v, a.gen
+	return v
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {

@@ -49,6 +49,14 @@ func TestDecorateAgrees(t *testing.T) {
 		`sets.intersects(sf.opflags, ["OPEN", "1073741824"])`,
 		`!("CLOSE" in sf.opflags)`,
 		`evt.type.exists(x, x == "open") && sets.intersects(evt.type, ["read"])`,
+		`evt.type.exists(x, x == proc.name || "open" in evt.type)`,
+		`[proc.name, fd.name].exists(x, x.startsWith("/") && [fd.name].exists(y, y == x))`,
+		`proc.aname[2] == "bash" || size(proc.aname) > 3`,
+		`evt.arg["path"].startsWith("/etc") || evt.arg.size() > 2`,
+		`present(proc.pname) && !holds(proc.pname == "sshd")`,
+		`!holds(fd.sport > 1024) || user.uid == 0 || proc.tty != 0`,
+		`thread.cap_effective.contains("CAP_SYS_ADMIN") || container.privileged`,
+		`size(evt.type) > 3 && evt.type[0] == "open"`,
 	}
 	for _, r := range set.Rules() {
 		if r.Status == Compiled {
@@ -119,7 +127,7 @@ func TestDecorateAgrees(t *testing.T) {
 	}
 	for _, rec := range recs {
 		ents.Put(rec)
-		ev.Event.Reset(rec, ents)
+		ev.reset(rec, ents)
 		for _, p := range progs {
 			want, _, _ := p.plain.Eval(&ev.act)
 			got, _, _ := p.fast.Eval(&ev.act)

@@ -14,15 +14,15 @@ import (
 // Constructors of table entries.
 
 func str(name, desc string, get func(e *Event) (string, bool)) *Field {
-	return &Field{Name: name, Type: String, Desc: desc, get: func(e *Event) (any, bool) { return get(e) }}
+	return &Field{Name: name, Type: String, Desc: desc, getString: get, get: func(e *Event) (any, bool) { return get(e) }}
 }
 
 func num(name, desc string, get func(e *Event) (int64, bool)) *Field {
-	return &Field{Name: name, Type: Int, Desc: desc, get: func(e *Event) (any, bool) { return get(e) }}
+	return &Field{Name: name, Type: Int, Desc: desc, getInt: get, get: func(e *Event) (any, bool) { return get(e) }}
 }
 
 func boolean(name, desc string, get func(e *Event) (bool, bool)) *Field {
-	return &Field{Name: name, Type: Bool, Desc: desc, get: func(e *Event) (any, bool) { return get(e) }}
+	return &Field{Name: name, Type: Bool, Desc: desc, getBool: get, get: func(e *Event) (any, bool) { return get(e) }}
 }
 
 func strList(name, desc string, arg Arg, get func(e *Event) ([]string, bool)) *Field {

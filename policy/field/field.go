@@ -109,6 +109,10 @@ type Field struct {
 	Missing string
 	// get computes the value; ok is false when the record has none.
 	get func(e *Event) (v any, ok bool)
+	// getString, getInt and getBool compute the value of a String, Int or Bool field, unboxed.
+	getString func(e *Event) (string, bool)
+	getInt    func(e *Event) (int64, bool)
+	getBool   func(e *Event) (bool, bool)
 	// flagNames, for a field whose value is the list of names of the record's operation flags
 	// (evt.type, sf.opflags), gives those names for given flags.
 	flagNames func(flags int32) []string
@@ -145,6 +149,23 @@ func (f *Field) FlagMask(name string) (mask int32) {
 	return flagMask(f.flagNames, name)
 }
 
+// StringValue returns the value of a field of Type String for e, as Value does, but without
+// boxing it in an interface and without caching it: for callers that keep values of their own.
+func (f *Field) StringValue(e *Event) (string, bool) { return f.getString(e) }
+
+// IntValue is StringValue for a field of Type Int.
+func (f *Field) IntValue(e *Event) (int64, bool) { return f.getInt(e) }
+
+// BoolValue is StringValue for a field of Type Bool.
+func (f *Field) BoolValue(e *Event) (bool, bool) { return f.getBool(e) }
+
+// Index returns the field's position in the table, from 0 to Count()-1: for tables of values
+// by field.
+func (f *Field) Index() int { return f.index }
+
+// Count returns how many fields the table has.
+func Count() int { return len(table) }
+
 var (
 	table       []*Field
 	byName      = map[string]*Field{}
@@ -158,6 +179,15 @@ func register(fs ...*Field) {
 			panic("field: " + f.Name + " registered twice")
 		}
 		f.index = len(table)
+		// Fields defined by get alone get the typed accessor of their type.
+		switch {
+		case f.Type == String && f.getString == nil:
+			f.getString = func(e *Event) (string, bool) { v, ok := f.get(e); s, _ := v.(string); return s, ok }
+		case f.Type == Int && f.getInt == nil:
+			f.getInt = func(e *Event) (int64, bool) { v, ok := f.get(e); n, _ := v.(int64); return n, ok }
+		case f.Type == Bool && f.getBool == nil:
+			f.getBool = func(e *Event) (bool, bool) { v, ok := f.get(e); b, _ := v.(bool); return b, ok }
+		}
 		table = append(table, f)
 		byName[f.Name] = f
 	}
