@@ -318,6 +318,8 @@ type Evaluator struct {
 	act   activation
 	seen  []uint32 // per rule: the generation that last checked it
 	gen   uint32
+	cand  []int // the rules of the record's flags, and with those of any flags, kept for reuse
+	all   []int
 }
 
 // NewEvaluator returns an Evaluator.
@@ -362,7 +364,7 @@ func (e *Evaluator) Eval(s *Set, rec *sysflowv1.Record, ents field.Entities, mat
 		clear(e.seen)
 		e.gen = 1
 	}
-	var cand []int
+	cand := e.cand[:0]
 	if flags, ok := sfavro.OpFlags(rec); ok {
 		for f := uint32(flags); f != 0; f &= f - 1 {
 			for _, i := range ti.byBit[bits.TrailingZeros32(f)] {
@@ -375,7 +377,15 @@ func (e *Evaluator) Eval(s *Set, rec *sysflowv1.Record, ents field.Entities, mat
 	}
 	slices.Sort(cand)
 	// Merge the rules that match any flags, keeping the rules' order.
-	all := mergeSorted(ti.anyFlag, cand)
+	e.cand = cand
+	all := cand
+	switch {
+	case len(cand) == 0:
+		all = ti.anyFlag
+	case len(ti.anyFlag) > 0:
+		e.all = mergeSorted(e.all[:0], ti.anyFlag, cand)
+		all = e.all
+	}
 	for _, i := range all {
 		r := s.rules[i]
 		v, _, err := r.prog.Eval(&e.act)
@@ -385,14 +395,8 @@ func (e *Evaluator) Eval(s *Set, rec *sysflowv1.Record, ents field.Entities, mat
 	}
 }
 
-func mergeSorted(a, b []int) []int {
-	if len(b) == 0 {
-		return a
-	}
-	if len(a) == 0 {
-		return b
-	}
-	out := make([]int, 0, len(a)+len(b))
+// mergeSorted appends the merge of the sorted a and b to out.
+func mergeSorted(out, a, b []int) []int {
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		if a[i] < b[j] {
