@@ -266,6 +266,8 @@ type Event struct {
 	procDone     bool
 	ancestors    []*sysflowv1.Process
 	ancDone      bool
+	file1, file2 *sysflowv1.File // resolved on first use
+	filesDone    bool
 }
 
 // OpFlags returns the record's operation flags, and false for records that have none (those
@@ -278,4 +280,5 @@ func (e *Event) Reset(rec *sysflowv1.Record, ents Entities) {
 	clear(e.done)
 	e.proc, e.parent, e.procDone = nil, nil, false
 	e.ancestors, e.ancDone = e.ancestors[:0], false
+	e.file1, e.file2, e.filesDone = nil, nil, false
 }

@@ -160,8 +160,16 @@ func (e *Event) lineage() []*sysflowv1.Process {
 }
 
 // file returns the file of a file flow or file event, and for file events the second file
-// (the new name of a rename or link).
+// (the new name of a rename or link), resolving them once.
 func (e *Event) file() (*sysflowv1.File, *sysflowv1.File) {
+	if !e.filesDone {
+		e.file1, e.file2 = e.resolveFiles()
+		e.filesDone = true
+	}
+	return e.file1, e.file2
+}
+
+func (e *Event) resolveFiles() (*sysflowv1.File, *sysflowv1.File) {
 	if e.Entities == nil {
 		if f := e.Rec.GetFile(); f != nil {
 			return f, nil
