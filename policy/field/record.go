@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 )
@@ -287,11 +288,24 @@ func cmdline(p *sysflowv1.Process) string {
 
 // restypeChar is a file's type as fd.typechar gives it.
 func restypeChar(f *sysflowv1.File) string {
-	if f.GetRestype() == 0 {
+	r := f.GetRestype()
+	switch {
+	case r == 0:
 		return "f"
+	case r > 0 && r < utf8.RuneSelf:
+		return asciiChars[r : r+1] // as string(rune(r)), without allocating
 	}
-	return string(rune(f.GetRestype()))
+	return string(rune(r))
 }
+
+// asciiChars holds every ASCII character, in order.
+var asciiChars = func() string {
+	b := make([]byte, utf8.RuneSelf)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return string(b)
+}()
 
 // restypeName is a file's type as fd.type gives it.
 func restypeName(f *sysflowv1.File) string {
