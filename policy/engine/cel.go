@@ -55,6 +55,7 @@ func CompileCEL(name, src string) (*Set, error) {
 		Match:   translate.Match{AnyFlag: true},
 		Actions: ActionAlert,
 		prog:    prog,
+		costed:  true,
 	}
 	s := &Set{rules: []*Rule{r}, byType: map[sysflowv1.RecordType]*typeIndex{}}
 	s.index(0, r)

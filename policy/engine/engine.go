@@ -79,6 +79,8 @@ type Rule struct {
 
 	prog   cel.Program
 	output *Output
+	// costed: prog tracks its cost (CompileCEL), in a frame of its own for each evaluation.
+	costed bool
 }
 
 // Set is a compiled rule set.
@@ -320,6 +322,9 @@ type Evaluator struct {
 	gen   uint32
 	cand  []int // the rules of the record's flags, and with those of any flags, kept for reuse
 	all   []int
+	// frame is the CEL execution frame of the programs that do not track their cost, made
+	// once: they leave it as they found it.
+	frame *interpreter.ExecutionFrame
 }
 
 // NewEvaluator returns an Evaluator.
@@ -334,6 +339,7 @@ func NewEvaluator() *Evaluator {
 	if env, err := Env(); err == nil {
 		ev.act.adapter = env.CELTypeAdapter()
 	}
+	ev.frame, _ = interpreter.NewExecutionFrame(&ev.act) // never fails for an Activation
 	return ev
 }
 
@@ -388,7 +394,11 @@ func (e *Evaluator) Eval(s *Set, rec *sysflowv1.Record, ents field.Entities, mat
 	}
 	for _, i := range all {
 		r := s.rules[i]
-		v, _, err := r.prog.Eval(&e.act)
+		var in any = e.frame
+		if r.costed {
+			in = &e.act
+		}
+		v, _, err := r.prog.Eval(in)
 		if err == nil && v == types.True {
 			match(r)
 		}
