@@ -362,3 +362,38 @@ func TestWithoutIndexAgrees(t *testing.T) {
 		}
 	}
 }
+
+// Evaluators on several goroutines share a Set (as the hub's agents do) and fire what one
+// alone fires. Run with -race, this checks what compiled programs keep across records.
+func TestConcurrentEvaluators(t *testing.T) {
+	set, err := engine.Load(file(t, "falco-rules/falco_rules.yaml"), file(t, "falco-rules/falco-incubating_rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*sysflowv1.Record
+	for _, tr := range traces(t) {
+		rs, err := sfavro.ReadFile(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rs...)
+	}
+	stamp(recs)
+	alone := newEvalLoop()
+	alone.pass(set, recs)
+	if len(alone.matches) == 0 {
+		t.Fatal("no rule fires on the traces: nothing to compare")
+	}
+	loops := make([]*evalLoop, 4)
+	var wg sync.WaitGroup
+	for i := range loops {
+		loops[i] = newEvalLoop()
+		wg.Go(func() { loops[i].pass(set, recs) })
+	}
+	wg.Wait()
+	for i, l := range loops {
+		if !maps.Equal(l.matches, alone.matches) {
+			t.Errorf("goroutine %d fired %v, one alone %v", i, l.matches, alone.matches)
+		}
+	}
+}
