@@ -249,11 +249,25 @@ const (
 	captureProgExitOpen         = "exit_open_"
 	captureProgExitOpenat       = "exit_openat"
 	captureProgExitOpenat2      = "exit_openat2"
+	captureProgExitPread64      = "exit_pread64"
+	captureProgExitPreadv       = "exit_preadv"
+	captureProgExitPreadv2      = "exit_preadv2"
 	captureProgExitPtrace       = "exit_ptrace"
+	captureProgExitPwrite64     = "exit_pwrite64"
+	captureProgExitPwritev      = "exit_pwritev"
+	captureProgExitPwritev2     = "exit_pwritev2"
+	captureProgExitRead         = "exit_read"
+	captureProgExitReadv        = "exit_readv"
+	captureProgExitRecvfrom     = "exit_recvfrom"
+	captureProgExitRecvmmsg     = "exit_recvmmsg"
+	captureProgExitRecvmsg      = "exit_recvmsg"
 	captureProgExitRename       = "exit_rename"
 	captureProgExitRenameat     = "exit_renameat"
 	captureProgExitRenameat2    = "exit_renameat2"
 	captureProgExitRmdir        = "exit_rmdir"
+	captureProgExitSendmmsg     = "exit_sendmmsg"
+	captureProgExitSendmsg      = "exit_sendmsg"
+	captureProgExitSendto       = "exit_sendto"
 	captureProgExitSetgid       = "exit_setgid"
 	captureProgExitSetns        = "exit_setns"
 	captureProgExitSetregid     = "exit_setregid"
@@ -268,10 +282,11 @@ const (
 	captureProgExitUnlink       = "exit_unlink"
 	captureProgExitUnlinkat     = "exit_unlinkat"
 	captureProgExitUnshare      = "exit_unshare"
+	captureProgExitWrite        = "exit_write"
+	captureProgExitWritev       = "exit_writev"
 	captureProgSchedProcessExec = "sched_process_exec"
 	captureProgSchedProcessExit = "sched_process_exit"
 	captureProgSchedProcessFork = "sched_process_fork"
-	captureProgSysExitIo        = "sys_exit_io"
 	captureVarSelfPid           = "self_pid"
 	captureVarUnusedClone       = "unused_clone"
 	captureVarUnusedClose       = "unused_close"
@@ -383,11 +398,25 @@ type captureProgramSpecs struct {
 	ExitOpen         *ebpf.ProgramSpec `ebpf:"exit_open_"`
 	ExitOpenat       *ebpf.ProgramSpec `ebpf:"exit_openat"`
 	ExitOpenat2      *ebpf.ProgramSpec `ebpf:"exit_openat2"`
+	ExitPread64      *ebpf.ProgramSpec `ebpf:"exit_pread64"`
+	ExitPreadv       *ebpf.ProgramSpec `ebpf:"exit_preadv"`
+	ExitPreadv2      *ebpf.ProgramSpec `ebpf:"exit_preadv2"`
 	ExitPtrace       *ebpf.ProgramSpec `ebpf:"exit_ptrace"`
+	ExitPwrite64     *ebpf.ProgramSpec `ebpf:"exit_pwrite64"`
+	ExitPwritev      *ebpf.ProgramSpec `ebpf:"exit_pwritev"`
+	ExitPwritev2     *ebpf.ProgramSpec `ebpf:"exit_pwritev2"`
+	ExitRead         *ebpf.ProgramSpec `ebpf:"exit_read"`
+	ExitReadv        *ebpf.ProgramSpec `ebpf:"exit_readv"`
+	ExitRecvfrom     *ebpf.ProgramSpec `ebpf:"exit_recvfrom"`
+	ExitRecvmmsg     *ebpf.ProgramSpec `ebpf:"exit_recvmmsg"`
+	ExitRecvmsg      *ebpf.ProgramSpec `ebpf:"exit_recvmsg"`
 	ExitRename       *ebpf.ProgramSpec `ebpf:"exit_rename"`
 	ExitRenameat     *ebpf.ProgramSpec `ebpf:"exit_renameat"`
 	ExitRenameat2    *ebpf.ProgramSpec `ebpf:"exit_renameat2"`
 	ExitRmdir        *ebpf.ProgramSpec `ebpf:"exit_rmdir"`
+	ExitSendmmsg     *ebpf.ProgramSpec `ebpf:"exit_sendmmsg"`
+	ExitSendmsg      *ebpf.ProgramSpec `ebpf:"exit_sendmsg"`
+	ExitSendto       *ebpf.ProgramSpec `ebpf:"exit_sendto"`
 	ExitSetgid       *ebpf.ProgramSpec `ebpf:"exit_setgid"`
 	ExitSetns        *ebpf.ProgramSpec `ebpf:"exit_setns"`
 	ExitSetregid     *ebpf.ProgramSpec `ebpf:"exit_setregid"`
@@ -402,10 +431,11 @@ type captureProgramSpecs struct {
 	ExitUnlink       *ebpf.ProgramSpec `ebpf:"exit_unlink"`
 	ExitUnlinkat     *ebpf.ProgramSpec `ebpf:"exit_unlinkat"`
 	ExitUnshare      *ebpf.ProgramSpec `ebpf:"exit_unshare"`
+	ExitWrite        *ebpf.ProgramSpec `ebpf:"exit_write"`
+	ExitWritev       *ebpf.ProgramSpec `ebpf:"exit_writev"`
 	SchedProcessExec *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
 	SchedProcessExit *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
 	SchedProcessFork *ebpf.ProgramSpec `ebpf:"sched_process_fork"`
-	SysExitIo        *ebpf.ProgramSpec `ebpf:"sys_exit_io"`
 }
 
 // captureMapSpecs contains maps before they are loaded into the kernel.
@@ -556,11 +586,25 @@ type capturePrograms struct {
 	ExitOpen         *ebpf.Program `ebpf:"exit_open_"`
 	ExitOpenat       *ebpf.Program `ebpf:"exit_openat"`
 	ExitOpenat2      *ebpf.Program `ebpf:"exit_openat2"`
+	ExitPread64      *ebpf.Program `ebpf:"exit_pread64"`
+	ExitPreadv       *ebpf.Program `ebpf:"exit_preadv"`
+	ExitPreadv2      *ebpf.Program `ebpf:"exit_preadv2"`
 	ExitPtrace       *ebpf.Program `ebpf:"exit_ptrace"`
+	ExitPwrite64     *ebpf.Program `ebpf:"exit_pwrite64"`
+	ExitPwritev      *ebpf.Program `ebpf:"exit_pwritev"`
+	ExitPwritev2     *ebpf.Program `ebpf:"exit_pwritev2"`
+	ExitRead         *ebpf.Program `ebpf:"exit_read"`
+	ExitReadv        *ebpf.Program `ebpf:"exit_readv"`
+	ExitRecvfrom     *ebpf.Program `ebpf:"exit_recvfrom"`
+	ExitRecvmmsg     *ebpf.Program `ebpf:"exit_recvmmsg"`
+	ExitRecvmsg      *ebpf.Program `ebpf:"exit_recvmsg"`
 	ExitRename       *ebpf.Program `ebpf:"exit_rename"`
 	ExitRenameat     *ebpf.Program `ebpf:"exit_renameat"`
 	ExitRenameat2    *ebpf.Program `ebpf:"exit_renameat2"`
 	ExitRmdir        *ebpf.Program `ebpf:"exit_rmdir"`
+	ExitSendmmsg     *ebpf.Program `ebpf:"exit_sendmmsg"`
+	ExitSendmsg      *ebpf.Program `ebpf:"exit_sendmsg"`
+	ExitSendto       *ebpf.Program `ebpf:"exit_sendto"`
 	ExitSetgid       *ebpf.Program `ebpf:"exit_setgid"`
 	ExitSetns        *ebpf.Program `ebpf:"exit_setns"`
 	ExitSetregid     *ebpf.Program `ebpf:"exit_setregid"`
@@ -575,10 +619,11 @@ type capturePrograms struct {
 	ExitUnlink       *ebpf.Program `ebpf:"exit_unlink"`
 	ExitUnlinkat     *ebpf.Program `ebpf:"exit_unlinkat"`
 	ExitUnshare      *ebpf.Program `ebpf:"exit_unshare"`
+	ExitWrite        *ebpf.Program `ebpf:"exit_write"`
+	ExitWritev       *ebpf.Program `ebpf:"exit_writev"`
 	SchedProcessExec *ebpf.Program `ebpf:"sched_process_exec"`
 	SchedProcessExit *ebpf.Program `ebpf:"sched_process_exit"`
 	SchedProcessFork *ebpf.Program `ebpf:"sched_process_fork"`
-	SysExitIo        *ebpf.Program `ebpf:"sys_exit_io"`
 }
 
 func (p *capturePrograms) Close() error {
@@ -636,11 +681,25 @@ func (p *capturePrograms) Close() error {
 		p.ExitOpen,
 		p.ExitOpenat,
 		p.ExitOpenat2,
+		p.ExitPread64,
+		p.ExitPreadv,
+		p.ExitPreadv2,
 		p.ExitPtrace,
+		p.ExitPwrite64,
+		p.ExitPwritev,
+		p.ExitPwritev2,
+		p.ExitRead,
+		p.ExitReadv,
+		p.ExitRecvfrom,
+		p.ExitRecvmmsg,
+		p.ExitRecvmsg,
 		p.ExitRename,
 		p.ExitRenameat,
 		p.ExitRenameat2,
 		p.ExitRmdir,
+		p.ExitSendmmsg,
+		p.ExitSendmsg,
+		p.ExitSendto,
 		p.ExitSetgid,
 		p.ExitSetns,
 		p.ExitSetregid,
@@ -655,10 +714,11 @@ func (p *capturePrograms) Close() error {
 		p.ExitUnlink,
 		p.ExitUnlinkat,
 		p.ExitUnshare,
+		p.ExitWrite,
+		p.ExitWritev,
 		p.SchedProcessExec,
 		p.SchedProcessExit,
 		p.SchedProcessFork,
-		p.SysExitIo,
 	)
 }
 

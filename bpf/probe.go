@@ -172,13 +172,6 @@ func Open(selfPID uint32) (*Probe, error) {
 		}
 		p.links = append(p.links, l)
 	}
-	// Reads, writes, sends and receives: one program on the raw sys_exit tracepoint.
-	l, err := link.AttachTracing(link.TracingOptions{Program: progs.SysExitIo})
-	if err != nil {
-		p.Close()
-		return nil, fmt.Errorf("attach tp_btf/sys_exit: %w", err)
-	}
-	p.links = append(p.links, l)
 	for _, tp := range []struct {
 		name string
 		prog *ebpf.Program
@@ -187,6 +180,12 @@ func Open(selfPID uint32) (*Probe, error) {
 		{"sys_enter_open", progs.EnterOpen}, {"sys_exit_open", progs.ExitOpen},
 		{"sys_enter_creat", progs.EnterCreat}, {"sys_exit_creat", progs.ExitCreat},
 		{"sys_enter_openat2", progs.EnterOpenat2}, {"sys_exit_openat2", progs.ExitOpenat2},
+		{"sys_exit_read", progs.ExitRead}, {"sys_exit_pread64", progs.ExitPread64}, {"sys_exit_readv", progs.ExitReadv},
+		{"sys_exit_preadv", progs.ExitPreadv}, {"sys_exit_preadv2", progs.ExitPreadv2},
+		{"sys_exit_write", progs.ExitWrite}, {"sys_exit_pwrite64", progs.ExitPwrite64}, {"sys_exit_writev", progs.ExitWritev},
+		{"sys_exit_pwritev", progs.ExitPwritev}, {"sys_exit_pwritev2", progs.ExitPwritev2},
+		{"sys_exit_sendto", progs.ExitSendto}, {"sys_exit_sendmsg", progs.ExitSendmsg}, {"sys_exit_sendmmsg", progs.ExitSendmmsg},
+		{"sys_exit_recvfrom", progs.ExitRecvfrom}, {"sys_exit_recvmsg", progs.ExitRecvmsg}, {"sys_exit_recvmmsg", progs.ExitRecvmmsg},
 		{"sys_enter_close", progs.EnterClose},
 		{"sys_exit_connect", progs.ExitConnect}, {"sys_exit_accept", progs.ExitAccept}, {"sys_exit_accept4", progs.ExitAccept4},
 		{"sys_exit_bind", progs.ExitBind}, {"sys_exit_listen", progs.ExitListen}, {"sys_exit_shutdown", progs.ExitShutdown},

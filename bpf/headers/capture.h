@@ -40,11 +40,6 @@ struct pt_regs {
 	unsigned long dx;
 	unsigned long r10;
 	unsigned long r8;
-	unsigned long orig_ax;
-} __attribute__((preserve_access_index));
-
-struct thread_info {
-	__u32 status;
 } __attribute__((preserve_access_index));
 
 typedef struct {
@@ -73,7 +68,6 @@ struct mm_struct {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
-	struct thread_info thread_info;
 	pid_t pid;
 	pid_t tgid;
 	int exit_code;
