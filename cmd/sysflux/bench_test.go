@@ -46,6 +46,9 @@ const (
 	targetReduction  = 13   // system calls observed per record emitted
 )
 
+// untracedCalls is how many getppid calls the untraced workload makes.
+const untracedCalls = 3_000_000
+
 // overheadAgentArgs configure the agent under test. Active flows are reported every second
 // (default 30s), idle ones after 2s (default 60s), and the agent samples the kernel's counters
 // every third of a second (min(interval, idle)/3; 10s by default): the observed_syscalls it
@@ -72,13 +75,14 @@ func TestOverheadReport(t *testing.T) {
 	rounds := benchEnvInt(t, "SYSFLUX_BENCH_ROUNDS", 3)
 	requests := benchEnvInt(t, "SYSFLUX_BENCH_REDIS_REQUESTS", 200_000)
 	ddBytes := benchEnvInt(t, "SYSFLUX_BENCH_DD_BYTES", 2_000_000)
-	workloads := []benchWorkload{redisWorkload(t, requests), ddWorkload(t, ddBytes)}
+	workloads := []benchWorkload{redisWorkload(t, requests), ddWorkload(t, ddBytes), untracedWorkload(untracedCalls)}
 
 	samples := make(map[string][]overheadSample)
 	var out strings.Builder
 	fmt.Fprintf(&out, "redis: redis-benchmark %s against redis-server on loopback, in requests/s over both tests\n",
 		strings.Join(redisBenchArgs(requests), " "))
 	fmt.Fprintf(&out, "dd: dd bs=1 count=%d from one file to another, in read+write calls/s\n", ddBytes)
+	fmt.Fprintf(&out, "getppid: %d getppid calls from one thread, which no probe traces, in calls/s: the toll on every system call\n", untracedCalls)
 	fmt.Fprintf(&out, "agent: sysflux agent %s, one consumer acking every batch; %d CPUs\n",
 		strings.Join(overheadAgentArgs, " "), runtime.NumCPU())
 	fmt.Fprintf(&out, "syscalls: observed_syscalls of the agent's last Stats; records: every record it sent, shutdown flush included\n")
@@ -94,8 +98,12 @@ func TestOverheadReport(t *testing.T) {
 			target = benchYesNo(ratio >= wl.targetRatio)
 		}
 		perRecord := float64(s.observed) / float64(max(s.records, 1))
-		fmt.Fprintf(w, "%s\t%s\t%.0f\t%.0f\t%.3f\t%s\t%d\t%d\t%.0f\t%s\t%.2f\t%.1f\t%.1f\t%.0f\t\n", round, wl.name,
-			s.without, s.with, ratio, target, s.observed, s.records, perRecord, benchYesNo(perRecord >= targetReduction),
+		perRecordText, reduction := fmt.Sprintf("%.0f", perRecord), benchYesNo(perRecord >= targetReduction)
+		if wl.untraced {
+			perRecordText, reduction = "-", "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%.0f\t%.0f\t%.3f\t%s\t%d\t%d\t%s\t%s\t%.2f\t%.1f\t%.1f\t%.0f\t\n", round, wl.name,
+			s.without, s.with, ratio, target, s.observed, s.records, perRecordText, reduction,
 			s.cpu.Seconds(), 100*s.cpuDuring.Seconds()/s.elapsed.Seconds(), float64(s.maxRSS)/(1<<20), 100*s.others)
 	}
 	// One run of each first, uncounted: the first redis-benchmark against a fresh server is

@@ -10,11 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The workloads of the capture overhead report. Each run returns its throughput and the CPU
@@ -25,6 +28,8 @@ type benchWorkload struct {
 	name string
 	// targetRatio is the least throughput with the agent over without; zero when none.
 	targetRatio float64
+	// untraced: no probe traces what the workload does, so records do not stand for it.
+	untraced bool
 	// run runs the workload once.
 	run func(t *testing.T) workloadRun
 }
@@ -177,6 +182,36 @@ func ddWorkload(t *testing.T, size int) benchWorkload {
 				t.Fatalf("dd %s: %v\n%s", strings.Join(args, " "), err, out)
 			}
 			return workloadRun{rate: float64(2*size) / time.Since(start).Seconds(), cpu: rusageCPU(run.ProcessState)}
+		},
+	}
+}
+
+// untracedWorkload makes n getppid calls from one thread of the test process, a system call no
+// probe traces: what it loses with the agent is the toll every system call pays once any syscall
+// tracepoint is attached (the kernel's traced slow path), the floor of the overhead. Its unit is
+// calls per second.
+func untracedWorkload(n int) benchWorkload {
+	return benchWorkload{
+		name:     "getppid",
+		untraced: true,
+		run: func(t *testing.T) workloadRun {
+			t.Helper()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var before, after unix.Rusage
+			if err := unix.Getrusage(unix.RUSAGE_THREAD, &before); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			for range n {
+				unix.RawSyscall(unix.SYS_GETPPID, 0, 0, 0)
+			}
+			elapsed := time.Since(start)
+			if err := unix.Getrusage(unix.RUSAGE_THREAD, &after); err != nil {
+				t.Fatal(err)
+			}
+			cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+			return workloadRun{rate: float64(n) / elapsed.Seconds(), cpu: cpu}
 		},
 	}
 }
