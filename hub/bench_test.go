@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +26,7 @@ import (
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
 	"github.com/sysflux/sysflux/hub"
 	"github.com/sysflux/sysflux/hub/ring"
+	"github.com/sysflux/sysflux/internal/benchreport"
 )
 
 // The throughput benchmark: records per second through agent → hub → subscriber on loopback,
@@ -178,9 +178,9 @@ func TestBenchReport(t *testing.T) {
 	if os.Getenv("SYSFLUX_BENCH") != "1" {
 		t.Skip("set SYSFLUX_BENCH=1 to run the throughput report")
 	}
-	total := envInt(t, "SYSFLUX_BENCH_RECORDS", 2_000_000)
-	rounds := envInt(t, "SYSFLUX_BENCH_ROUNDS", 3)
-	batch := envInt(t, "SYSFLUX_BENCH_AGENT_BATCH", 0)
+	total := benchreport.EnvInt(t, "SYSFLUX_BENCH_RECORDS", 2_000_000)
+	rounds := benchreport.EnvInt(t, "SYSFLUX_BENCH_ROUNDS", 3)
+	batch := benchreport.EnvInt(t, "SYSFLUX_BENCH_AGENT_BATCH", 0)
 	recs := benchRecords(t)
 
 	type sample struct{ rate, base float64 }
@@ -214,19 +214,10 @@ func TestBenchReport(t *testing.T) {
 		for _, s := range samples[agents] {
 			rates, bases = append(rates, s.rate), append(bases, s.base)
 		}
-		row("median", fmt.Sprintf("agents=%d", agents), sample{median(rates), median(bases)})
+		row("median", fmt.Sprintf("agents=%d", agents), sample{benchreport.Median(rates), benchreport.Median(bases)})
 	}
 	w.Flush()
 	fmt.Print(out.String())
-}
-
-func median(v []float64) float64 {
-	v = slices.Clone(v)
-	slices.Sort(v)
-	if n := len(v); n%2 == 0 {
-		return (v[n/2-1] + v[n/2]) / 2
-	}
-	return v[len(v)/2]
 }
 
 // pipelineConfig describes one pipeline run.
@@ -418,19 +409,6 @@ func receive(sub *sysflux.Subscription, agents int, perAgent int64) error {
 		return fmt.Errorf("%d duplicate records", d)
 	}
 	return nil
-}
-
-func envInt(t *testing.T, name string, def int) int {
-	t.Helper()
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q: want a positive integer", name, s)
-	}
-	return n
 }
 
 func orDefault(n int) string {

@@ -24,6 +24,7 @@ import (
 	"github.com/sysflux/sysflux/bpf/bpftest"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	agentv1 "github.com/sysflux/sysflux/gen/sysflux/agent/v1"
+	"github.com/sysflux/sysflux/internal/benchreport"
 )
 
 // The capture overhead report: what live capture costs the workloads of the node it watches,
@@ -72,9 +73,9 @@ func TestOverheadReport(t *testing.T) {
 		t.Skip("the capture overhead report runs the live agent: run it as root")
 	}
 	bpftest.Require(t)
-	rounds := benchEnvInt(t, "SYSFLUX_BENCH_ROUNDS", 3)
-	requests := benchEnvInt(t, "SYSFLUX_BENCH_REDIS_REQUESTS", 200_000)
-	ddBytes := benchEnvInt(t, "SYSFLUX_BENCH_DD_BYTES", 2_000_000)
+	rounds := benchreport.EnvInt(t, "SYSFLUX_BENCH_ROUNDS", 3)
+	requests := benchreport.EnvInt(t, "SYSFLUX_BENCH_REDIS_REQUESTS", 200_000)
+	ddBytes := benchreport.EnvInt(t, "SYSFLUX_BENCH_DD_BYTES", 2_000_000)
 	workloads := []benchWorkload{redisWorkload(t, requests), ddWorkload(t, ddBytes), untracedWorkload(untracedCalls)}
 
 	samples := make(map[string][]overheadSample)
@@ -95,10 +96,10 @@ func TestOverheadReport(t *testing.T) {
 		ratio := s.ratio()
 		target := "-"
 		if wl.targetRatio > 0 {
-			target = benchYesNo(ratio >= wl.targetRatio)
+			target = benchreport.YesNo(ratio >= wl.targetRatio)
 		}
 		perRecord := float64(s.observed) / float64(max(s.records, 1))
-		perRecordText, reduction := fmt.Sprintf("%.0f", perRecord), benchYesNo(perRecord >= targetReduction)
+		perRecordText, reduction := fmt.Sprintf("%.0f", perRecord), benchreport.YesNo(perRecord >= targetReduction)
 		if wl.untraced {
 			perRecordText, reduction = "-", "-"
 		}
@@ -189,7 +190,7 @@ func medianSample(samples []overheadSample) overheadSample {
 		for i, s := range samples {
 			v[i] = f(s)
 		}
-		return benchMedian(v)
+		return benchreport.Median(v)
 	}
 	return overheadSample{
 		without:   pick(func(s overheadSample) float64 { return s.without }),
@@ -507,33 +508,4 @@ func formatCounts(m map[string]int64) string {
 		parts[i] = fmt.Sprintf("%s %d", n, m[n])
 	}
 	return strings.Join(parts, ", ")
-}
-
-func benchMedian(v []float64) float64 {
-	v = slices.Clone(v)
-	slices.Sort(v)
-	if n := len(v); n%2 == 0 {
-		return (v[n/2-1] + v[n/2]) / 2
-	}
-	return v[len(v)/2]
-}
-
-func benchEnvInt(t *testing.T, name string, def int) int {
-	t.Helper()
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q: want a positive integer", name, s)
-	}
-	return n
-}
-
-func benchYesNo(ok bool) string {
-	if ok {
-		return "yes"
-	}
-	return "NO"
 }

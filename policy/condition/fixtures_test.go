@@ -6,12 +6,12 @@ package condition_test
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sysflux/sysflux/policy/condition"
+	"github.com/sysflux/sysflux/policy/internal/sysflowyaml"
 )
 
 // TestFixtures parses the condition of every rule and macro of Falco's rules and SysFlow's
@@ -34,7 +34,7 @@ func TestFixtures(t *testing.T) {
 		var items []map[string]any
 		if err := yaml.Unmarshal(data, &items); err != nil {
 			// Some of SysFlow's policies, read by SysFlow with its own grammar, are not valid YAML.
-			if err := yaml.Unmarshal([]byte(repairSysFlow(string(data))), &items); err != nil {
+			if err := yaml.Unmarshal([]byte(sysflowyaml.Repair(string(data))), &items); err != nil {
 				t.Fatalf("%s: %v", path, err)
 			}
 		}
@@ -57,28 +57,4 @@ func TestFixtures(t *testing.T) {
 	if total != 695 {
 		t.Errorf("parsed %d conditions, want 695", total)
 	}
-}
-
-// repairSysFlow fixes the indentation slips that make some of SysFlow's policy files invalid
-// YAML: items indented by one space, tabs in indentation, and a line continuing a
-// description at column 0. (policy/rules tests the same files with the same repair.)
-func repairSysFlow(data string) string {
-	lines := strings.Split(data, "\n")
-	shifted := false // in an item that was indented by one space
-	for i, line := range lines {
-		switch {
-		case strings.HasPrefix(line, " - "):
-			line, shifted = line[1:], true
-		case strings.HasPrefix(line, "-"):
-			shifted = false
-		case shifted && strings.HasPrefix(line, "   "):
-			line = line[1:]
-		case strings.TrimSpace(line) != "" && !strings.HasPrefix(line, " ") &&
-			!strings.HasPrefix(line, "\t") && !strings.HasPrefix(line, "#"):
-			line = "    " + line
-		}
-		indent := len(line) - len(strings.TrimLeft(line, " \t"))
-		lines[i] = strings.ReplaceAll(line[:indent], "\t", "    ") + line[indent:]
-	}
-	return strings.Join(lines, "\n")
 }

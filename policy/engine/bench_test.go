@@ -18,6 +18,7 @@ import (
 
 	"github.com/sysflux/sysflux/agent/sfavro"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	"github.com/sysflux/sysflux/internal/benchreport"
 	"github.com/sysflux/sysflux/policy/defaults"
 	"github.com/sysflux/sysflux/policy/engine"
 	"github.com/sysflux/sysflux/policy/entity"
@@ -187,8 +188,8 @@ func TestEvalReport(t *testing.T) {
 	if os.Getenv("SYSFLUX_BENCH") != "1" {
 		t.Skip("set SYSFLUX_BENCH=1 to run the policy evaluation report")
 	}
-	rounds := benchEnv(t, "SYSFLUX_BENCH_ROUNDS", 3)
-	min := time.Duration(benchEnv(t, "SYSFLUX_BENCH_SECONDS", 2)) * time.Second
+	rounds := benchreport.EnvInt(t, "SYSFLUX_BENCH_ROUNDS", 3)
+	min := time.Duration(benchreport.EnvInt(t, "SYSFLUX_BENCH_SECONDS", 2)) * time.Second
 	recs, wire, set := evalInputs(t)
 	noIndex := set.WithoutIndex()
 
@@ -253,7 +254,7 @@ func TestEvalReport(t *testing.T) {
 		fmt.Fprintf(w, "%s\t%.0f\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t%.3f\t%.1f\t%s\t\n", round, r.base.rate,
 			r.index.rate, r.index.checked, r.index.rate/r.base.rate,
 			r.noIndex.rate, r.noIndex.checked, r.noIndex.rate/r.base.rate,
-			r.index.rate/r.noIndex.rate, yes(r.index.rate >= targetEvalRate))
+			r.index.rate/r.noIndex.rate, benchreport.YesNo(r.index.rate >= targetEvalRate))
 	}
 	for round := 1; round <= rounds; round++ {
 		var r row
@@ -314,26 +315,6 @@ func formatMatches(m map[string]int) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ", ")
-}
-
-func benchEnv(t *testing.T, name string, def int) int {
-	t.Helper()
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q: want a positive integer", name, s)
-	}
-	return n
-}
-
-func yes(ok bool) string {
-	if ok {
-		return "yes"
-	}
-	return "NO"
 }
 
 // The index fires the same rules as checking every rule against every record, over every

@@ -12,6 +12,7 @@ import (
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	"github.com/sysflux/sysflux/policy/engine"
 	"github.com/sysflux/sysflux/policy/entity"
+	"github.com/sysflux/sysflux/policy/internal/sysflowyaml"
 	"github.com/sysflux/sysflux/policy/rules"
 )
 
@@ -27,36 +28,13 @@ var brokenSysFlowYAML = []string{
 	"unit_test_networkflow.yaml", "unit_test_simple.yaml",
 }
 
-// repairSysFlow fixes the indentation slips of SysFlow's policy files; it is policy/rules'
-// repairSysFlow (test helpers are not shared across packages).
-func repairSysFlow(data string) string {
-	lines := strings.Split(data, "\n")
-	shifted := false // in an item that was indented by one space
-	for i, line := range lines {
-		switch {
-		case strings.HasPrefix(line, " - "):
-			line, shifted = line[1:], true
-		case strings.HasPrefix(line, "-"):
-			shifted = false
-		case shifted && strings.HasPrefix(line, "   "):
-			line = line[1:]
-		case strings.TrimSpace(line) != "" && !strings.HasPrefix(line, " ") &&
-			!strings.HasPrefix(line, "\t") && !strings.HasPrefix(line, "#"):
-			line = "    " + line
-		}
-		indent := len(line) - len(strings.TrimLeft(line, " \t"))
-		lines[i] = strings.ReplaceAll(line[:indent], "\t", "    ") + line[indent:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // loadSysFlowPolicy loads one of SysFlow's policy files, repairing the indentation of those
 // that are not valid YAML.
 func loadSysFlowPolicy(t *testing.T, name string) *engine.Set {
 	t.Helper()
 	f := file(t, filepath.Join("sysflow-policies", name))
 	if slices.Contains(brokenSysFlowYAML, name) {
-		f.Data = []byte(repairSysFlow(string(f.Data)))
+		f.Data = []byte(sysflowyaml.Repair(string(f.Data)))
 	}
 	set, err := engine.Load(f)
 	if err != nil {

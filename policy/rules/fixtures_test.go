@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sysflux/sysflux/policy/condition"
+	"github.com/sysflux/sysflux/policy/internal/sysflowyaml"
 	"github.com/sysflux/sysflux/policy/rules"
 )
 
@@ -222,30 +223,6 @@ func TestHandExpanded(t *testing.T) {
 	}
 }
 
-// repairSysFlow fixes the indentation slips that make some of SysFlow's policy files invalid
-// YAML (SysFlow reads them with its own grammar, which ignores indentation): items indented by
-// one space, tabs in indentation, and a line continuing a description at column 0.
-func repairSysFlow(data string) string {
-	lines := strings.Split(data, "\n")
-	shifted := false // in an item that was indented by one space
-	for i, line := range lines {
-		switch {
-		case strings.HasPrefix(line, " - "):
-			line, shifted = line[1:], true
-		case strings.HasPrefix(line, "-"):
-			shifted = false
-		case shifted && strings.HasPrefix(line, "   "):
-			line = line[1:]
-		case strings.TrimSpace(line) != "" && !strings.HasPrefix(line, " ") &&
-			!strings.HasPrefix(line, "\t") && !strings.HasPrefix(line, "#"):
-			line = "    " + line
-		}
-		indent := len(line) - len(strings.TrimLeft(line, " \t"))
-		lines[i] = strings.ReplaceAll(line[:indent], "\t", "    ") + line[indent:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 func TestSysFlowPolicies(t *testing.T) {
 	paths, err := filepath.Glob(filepath.Join(fixtures, "sysflow-policies", "*.yaml"))
 	if err != nil || len(paths) == 0 {
@@ -273,7 +250,7 @@ func TestSysFlowPolicies(t *testing.T) {
 					t.Fatal(err)
 				}
 				l := rules.NewLoader()
-				if err := l.Load(path, []byte(repairSysFlow(string(data)))); err != nil {
+				if err := l.Load(path, []byte(sysflowyaml.Repair(string(data)))); err != nil {
 					t.Fatalf("Load(repaired %s): %v", base, err)
 				}
 				_, err = l.Compile()
