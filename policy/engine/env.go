@@ -134,11 +134,11 @@ func newEnv() (*cel.Env, error) {
 		// when there is none.
 		cel.Function("jsonpath", cel.Overload("jsonpath_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.StringType,
 			cel.BinaryBinding(func(doc, p ref.Val) ref.Val {
-				keys, err := field.ParseJSONPath(string(p.(types.String)))
-				if err != nil {
+				jp := string(p.(types.String))
+				if err := field.CheckJSONPath(jp); err != nil {
 					return types.NewErr("%v", err)
 				}
-				v, ok := field.JSONPathValue(string(doc.(types.String)), keys)
+				v, ok := field.JSONPathValue(string(doc.(types.String)), jp)
 				if !ok {
 					return types.NewErr("no value at JSON path %s", p)
 				}

@@ -21,8 +21,8 @@ type outputPart struct {
 	ref   string       // the reference as written, without %
 	field *field.Field // nil for fields the table lacks: rendered <NA>
 	arg   string
-	index int      // for list fields with an index; -1 without
-	path  []string // for fields that take a JSON path
+	index int    // for list fields with an index; -1 without
+	path  string // for fields that take a JSON path
 }
 
 // NA is what an output shows for a field without a value, as in Falco.
@@ -67,11 +67,10 @@ func ParseOutput(s string) (*Output, error) {
 			p.field = f
 			switch {
 			case hasArg && f.Arg == field.PathArg:
-				keys, err := field.ParseJSONPath(arg)
-				if err != nil {
+				if err := field.CheckJSONPath(arg); err != nil {
 					return nil, fmt.Errorf("%%%s: %w", p.ref, err)
 				}
-				p.path = keys
+				p.path = arg
 			case hasArg && f.Type == field.StringMap:
 				p.arg = arg
 			case hasArg:
@@ -125,7 +124,7 @@ func (p *outputPart) value(ev *field.Event) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	if p.path != nil {
+	if p.path != "" {
 		return field.JSONPathValue(v.(string), p.path)
 	}
 	switch x := v.(type) {

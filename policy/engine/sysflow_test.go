@@ -309,7 +309,7 @@ func TestSysFlowJSONPathOnTrace(t *testing.T) {
 	t.Logf("%d of %d Kubernetes events are pods added in robot-shop", want, events)
 
 	// Outputs read JSON paths too.
-	out, err := engine.ParseOutput("pod=%sf.ke.message[items.0.name] ns=%sf.ke.message[items.0.namespace] n=%sf.ke.message[items.#] x=%sf.ke.message[nothing]")
+	out, err := engine.ParseOutput("pod=%sf.ke.message[items.0.name] ns=%sf.ke.message[items.0.namespace] n=%sf.ke.message[items.#] x=%sf.ke.message[nothing] q=%sf.ke.message[items.#(namespace==\"robot-shop\").name]")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,11 +317,11 @@ func TestSysFlowJSONPathOnTrace(t *testing.T) {
 	e.Event.Reset(&sysflowv1.Record{Rec: &sysflowv1.Record_K8SEvent{K8SEvent: &sysflowv1.K8SEvent{
 		Message: `{"items":[{"name":"user-1","namespace":"robot-shop"}]}`,
 	}}}, nil)
-	if text, _ := out.Render(&e.Event); text != "pod=user-1 ns=robot-shop n=1 x=<NA>" {
+	if text, _ := out.Render(&e.Event); text != "pod=user-1 ns=robot-shop n=1 x=<NA> q=user-1" {
 		t.Errorf("output %q", text)
 	}
-	if _, err := engine.ParseOutput("%sf.ke.message[items.*]"); err == nil {
-		t.Error("an output with an unsupported JSON path parsed")
+	if _, err := engine.ParseOutput("%sf.ke.message[items.#(name=x]"); err == nil {
+		t.Error("an output with an unclosed JSON path query parsed")
 	}
 }
 

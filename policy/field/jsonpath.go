@@ -1,127 +1,102 @@
 package field
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
-// JSON paths, as SysFlow's policies write them in sf.ke.message[items.0.namespace]: SysFlow's
-// engine reads them with gjson (github.com/tidwall/gjson). The part of gjson's syntax supported
-// here is its paths proper: keys separated by dots, a number indexing an array, # for an
-// array's length (last only), and a backslash making the next character part of a key
-// (a\.b is the key "a.b"). Wildcards, queries and modifiers are rejected.
+// JSON paths, as SysFlow's policies write them in sf.ke.message[items.0.namespace], are
+// gjson paths (github.com/tidwall/gjson), and gjson reads them here as it does in SysFlow's
+// engine: keys, array indexes, # (an array's length, or each of its elements), wildcards,
+// queries such as items.#(namespace=="robot-shop").name, multipaths, literals and modifiers.
+// See gjson's SYNTAX.md.
 
-// ParseJSONPath splits a JSON path into its keys, or says what it does not support.
-func ParseJSONPath(p string) ([]string, error) {
+// CheckJSONPath returns an error for a JSON path that gjson cannot use: gjson itself has no
+// such check, and silently finds nothing at a malformed path. Rejected are an empty path, an
+// empty key (as in a..b or a.), a trailing backslash, an unclosed string, and brackets,
+// parentheses or braces that do not pair up (an unclosed query, for instance). A key that
+// holds one of "()[]{} literally escapes it with a backslash, which gjson reads the same way.
+func CheckJSONPath(p string) error {
 	if p == "" {
-		return nil, errors.New("empty JSON path")
+		return errors.New("empty JSON path")
 	}
-	var (
-		keys []string
-		key  strings.Builder
-	)
+	var open []byte // the brackets not closed yet, innermost last
+	key := 0        // where the current key starts, outside brackets
 	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch c {
+		switch c := p[i]; c {
 		case '\\':
 			if i+1 == len(p) {
-				return nil, fmt.Errorf("JSON path %q ends with a backslash", p)
+				return fmt.Errorf("JSON path %q ends with a backslash", p)
 			}
 			i++
-			key.WriteByte(p[i])
-		case '.':
-			if key.Len() == 0 {
-				return nil, fmt.Errorf("JSON path %q has an empty key", p)
+		case '"':
+			end := closingQuote(p, i+1)
+			if end < 0 {
+				return fmt.Errorf("JSON path %q has an unclosed string", p)
 			}
-			keys = append(keys, key.String())
-			key.Reset()
-		case '*', '?', '|', '@', '!', '(', ')', '[', ']', '{', '}', '=', '<', '>', '%':
-			return nil, fmt.Errorf("JSON path %q: %q (wildcards, queries, modifiers) is not supported; use keys, array indexes and #", p, c)
-		default:
-			key.WriteByte(c)
+			i = end
+		case '(', '[', '{':
+			open = append(open, c)
+		case ')', ']', '}':
+			if len(open) == 0 || open[len(open)-1] != opening(c) {
+				return fmt.Errorf("JSON path %q has an unpaired %q", p, c)
+			}
+			open = open[:len(open)-1]
+		case '.', '|':
+			if len(open) > 0 {
+				break
+			}
+			if i == key {
+				return fmt.Errorf("JSON path %q has an empty key", p)
+			}
+			key = i + 1
 		}
 	}
-	if key.Len() == 0 {
-		return nil, fmt.Errorf("JSON path %q has an empty key", p)
+	if len(open) > 0 {
+		return fmt.Errorf("JSON path %q has an unclosed %q", p, open[len(open)-1])
 	}
-	keys = append(keys, key.String())
-	for i, k := range keys {
-		if k == "#" && i != len(keys)-1 {
-			return nil, fmt.Errorf("JSON path %q: # (an array's length) must come last", p)
-		}
+	if key == len(p) {
+		return fmt.Errorf("JSON path %q has an empty key", p)
 	}
-	return keys, nil
+	return nil
 }
 
-// JSONPathValue returns the value at path in the JSON document doc as gjson's String gives
-// it: a string's text, a number or boolean as written, "" for null, an object or array as
-// compact JSON; and false when the document has nothing there (or is not JSON). What follows
-// the document is ignored, as gjson ignores it: the messages of SysFlow's Kubernetes events
-// end with a NUL byte.
-func JSONPathValue(doc string, path []string) (string, bool) {
-	var raw json.RawMessage
-	if json.NewDecoder(strings.NewReader(doc)).Decode(&raw) != nil {
+// closingQuote returns the index of the quote closing a string that starts at i, or -1.
+func closingQuote(p string, i int) int {
+	for ; i < len(p); i++ {
+		switch p[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
+}
+
+func opening(c byte) byte {
+	switch c {
+	case ')':
+		return '('
+	case ']':
+		return '['
+	}
+	return '{'
+}
+
+// JSONPathValue returns the value at path p in the JSON document doc as gjson's String gives
+// it, which is what SysFlow's engine compares: a string's text, a number or boolean as
+// written, "" for null, an object or array as it is written in doc (or as gjson builds it, for
+// # over elements, queries with #, and multipaths); and false when gjson finds nothing there. The messages of SysFlow's Kubernetes events end with a newline and a
+// NUL byte; they are dropped, so that modifiers reading the whole document (@this, @valid)
+// see only the JSON.
+func JSONPathValue(doc, p string) (string, bool) {
+	r := gjson.Get(strings.TrimRight(doc, "\x00 \t\r\n"), p)
+	if !r.Exists() {
 		return "", false
 	}
-	for _, k := range path {
-		raw = bytes.TrimSpace(raw)
-		if len(raw) == 0 {
-			return "", false
-		}
-		switch raw[0] {
-		case '{':
-			var obj map[string]json.RawMessage
-			if json.Unmarshal(raw, &obj) != nil {
-				return "", false
-			}
-			v, ok := obj[k]
-			if !ok {
-				return "", false
-			}
-			raw = v
-		case '[':
-			var arr []json.RawMessage
-			if json.Unmarshal(raw, &arr) != nil {
-				return "", false
-			}
-			if k == "#" {
-				return strconv.Itoa(len(arr)), true
-			}
-			i, err := strconv.Atoi(k)
-			if err != nil || i < 0 || i >= len(arr) {
-				return "", false
-			}
-			raw = arr[i]
-		default:
-			return "", false
-		}
-	}
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "", false
-	}
-	switch raw[0] {
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return "", false
-		}
-		return s, true
-	case 'n':
-		return "", true
-	case '{', '[':
-		var b bytes.Buffer
-		if json.Compact(&b, raw) != nil {
-			return "", false
-		}
-		return b.String(), true
-	}
-	if !json.Valid(raw) {
-		return "", false
-	}
-	return string(raw), true
+	return r.String(), true
 }

@@ -291,7 +291,7 @@ func (t *translator) resolveField(n *condition.FieldExpr) *operand {
 		if !hasArg {
 			return &operand{src: f.Name, typ: f.Type}
 		}
-		if _, err := field.ParseJSONPath(arg); err != nil {
+		if err := field.CheckJSONPath(arg); err != nil {
 			t.errorf(n.Position, "field %s: %v", f.Name, err)
 			return nil
 		}

@@ -121,6 +121,7 @@ func TestTranslate(t *testing.T) {
 		{`sf.ke.message[items.0.namespace] = robot-shop`, `jsonpath(sf.ke.message, "items.0.namespace") == "robot-shop"`},
 		{`sf.ke.message contains robot-shop`, `sf.ke.message.contains("robot-shop")`},
 		{`sf.ke.message[items.#] = 1`, `jsonpath(sf.ke.message, "items.#") == "1"`},
+		{`sf.ke.message['items.#(namespace=="robot-shop")#.name'] = x`, `jsonpath(sf.ke.message, "items.#(namespace==\"robot-shop\")#.name") == "x"`},
 		// SysFlow's pmatch on its own fields; Falco's on Falco's.
 		{`sf.proc.name pmatch (nginx, httpd)`, `containsany(sf.proc.name, ["nginx", "httpd"])`},
 		{`sf.proc.aname pmatch (besclient)`, `ancestors(sf.proc.aname).exists(x, containsany(x, ["besclient"]))`},
@@ -164,9 +165,9 @@ func TestErrors(t *testing.T) {
 		{`fd.net = val(fd.sip)`, "1:10: fd.net is matched against networks written as 10.0.0.0/8, not against val(fd.sip)"},
 		{`tolower(fd.net) = x`, "1:1: tolower does not apply to fd.net, which is matched against networks"},
 		{`proc.name regex 'a(b'`, "1:1: proc.name: bad regular expression: error parsing regexp: missing closing ): `a(b`"},
-		{`sf.ke.message[items.*.name] = x`, `1:1: field sf.ke.message: JSON path "items.*.name": '*' (wildcards, queries, modifiers) is not supported; use keys, array indexes and #`},
+		{`sf.ke.message[items.#(name=x] = x`, `1:1: field sf.ke.message: JSON path "items.#(name=x" has an unclosed '('`},
 		{`sf.ke.message[items..name] = x`, `1:1: field sf.ke.message: JSON path "items..name" has an empty key`},
-		{`sf.ke.message[items.#.name] = x`, `1:1: field sf.ke.message: JSON path "items.#.name": # (an array's length) must come last`},
+		{`sf.ke.message[items.#(name=x))] = x`, `1:1: field sf.ke.message: JSON path "items.#(name=x))" has an unpaired ')'`},
 		{`sf.proc.pid = sf.proc.name`, "1:15: sf.proc.pid is int and val(sf.proc.name) is string"},
 		{`fd.port = http`, `1:11: expected a number, not "http"`},
 	} {
