@@ -373,19 +373,7 @@ func (a *Aggregator) sendAncestors(p *sysflowv1.Process, depth int) {
 		return // gone, or its pid taken by another process
 	}
 	a.sendAncestors(cur, depth+1)
-	ps := a.procs[ppid]
-	if ps == nil || !sameOID(ps.oid, poid) {
-		ps = &procState{pid: ppid, oid: proto.CloneOf(poid), flows: make(map[int32]*flow)}
-		if old := a.procs[ppid]; old != nil {
-			a.endProcess(old, p.GetTs(), nil)
-		}
-		a.addProcess(ps)
-	}
-	if ps.sent == nil {
-		if a.emit(&sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: proto.CloneOf(cur)}}) {
-			ps.sent, ps.from = proto.CloneOf(cur), cur
-		}
-	}
+	a.resolve(ppid, cur, poid.GetCreateTs(), &Event{Time: p.GetTs(), PID: ppid, StartTime: poid.GetCreateTs()}, nil)
 }
 
 func sameOID(x, y *sysflowv1.OID) bool {

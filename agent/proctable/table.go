@@ -291,8 +291,7 @@ func (t *Table) Exec(ev flow.Event) *sysflowv1.Process {
 		p.Tty = info.stat.ttyNr != 0
 		p.Entry = info.status.entry(pid)
 		p.ContainerId = containerID(info.containerID)
-		p.CapEffective, p.CapPermitted, p.CapInheritable = info.status.capEff, info.status.capPrm, info.status.capInh
-		p.Loginuid = info.loginUID
+		info.setCreds(p)
 	} else if base != nil {
 		p.Cwd, p.Env, p.Tty, p.ContainerId = base.Cwd, base.Env, base.Tty, base.ContainerId
 		copyCreds(p, base)
@@ -367,8 +366,7 @@ func (t *Table) Clone(ev flow.Event) *sysflowv1.Process {
 			p.Tty = info.stat.ttyNr != 0
 			p.Entry = info.status.entry(child)
 			p.ContainerId = containerID(info.containerID)
-			p.CapEffective, p.CapPermitted, p.CapInheritable = info.status.capEff, info.status.capPrm, info.status.capInh
-			p.Loginuid = info.loginUID
+			info.setCreds(p)
 		}
 	} else {
 		pp := parent.proc
@@ -642,7 +640,7 @@ func (t *Table) remove(e *entry) {
 // fromInfo makes a record of a process read from /proc.
 func (t *Table) fromInfo(info *procInfo, state sysflowv1.ObjectState, ts int64, poid *sysflowv1.OID) *sysflowv1.Process {
 	pid := info.stat.pid
-	return &sysflowv1.Process{
+	p := &sysflowv1.Process{
 		State:       state,
 		Oid:         &sysflowv1.OID{CreateTs: info.createTS, Hpid: int64(pid)},
 		Poid:        poid,
@@ -658,12 +656,9 @@ func (t *Table) fromInfo(info *procInfo, state sysflowv1.ObjectState, ts int64, 
 		Entry:       info.status.entry(pid),
 		Cwd:         info.cwd,
 		Env:         info.env,
-
-		CapEffective:   info.status.capEff,
-		CapPermitted:   info.status.capPrm,
-		CapInheritable: info.status.capInh,
-		Loginuid:       info.loginUID,
 	}
+	info.setCreds(p)
+	return p
 }
 
 // eventTime returns the time of ev, or now when the event has none.
@@ -716,6 +711,12 @@ func setCreds(p *sysflowv1.Process, c *flow.Creds) {
 	}
 	p.CapEffective, p.CapPermitted, p.CapInheritable = &c.CapEffective, &c.CapPermitted, &c.CapInheritable
 	p.Loginuid = &c.LoginUID
+}
+
+// setCreds sets p's capabilities and login uid to what /proc showed.
+func (info *procInfo) setCreds(p *sysflowv1.Process) {
+	p.CapEffective, p.CapPermitted, p.CapInheritable = info.status.capEff, info.status.capPrm, info.status.capInh
+	p.Loginuid = info.loginUID
 }
 
 // copyCreds copies from's capabilities and login uid to p.
