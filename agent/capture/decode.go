@@ -12,6 +12,7 @@ import (
 
 	"github.com/sysflux/sysflux/agent/flow"
 	"github.com/sysflux/sysflux/bpf"
+	"github.com/sysflux/sysflux/policy/field"
 )
 
 // clock turns the kernel's boot-time nanoseconds into wall-clock nanoseconds and start times
@@ -173,7 +174,8 @@ func (c clock) decode(b []byte) (flow.Event, error) {
 			return ev, err
 		}
 		ev.Kind, ev.Ret = flow.KindPtrace, e.Ret
-		ev.Args = []string{ptraceRequest(e.Request), strconv.Itoa(int(e.Target))}
+		request, _ := field.PtraceRequestName(strconv.FormatInt(e.Request, 10))
+		ev.Args = []string{request, strconv.Itoa(int(e.Target))}
 	case bpf.KindModule:
 		e, err := view[bpf.ModuleEvent](b)
 		if err != nil {
@@ -202,20 +204,6 @@ func creds(c *bpf.Creds) *flow.Creds {
 		CapInheritable: c.CapInheritable,
 		LoginUID:       int32(c.Loginuid),
 	}
-}
-
-// ptraceRequests names the ptrace requests the probe reports (<linux/ptrace.h>).
-var ptraceRequests = map[int64]string{
-	0: "PTRACE_TRACEME", 4: "PTRACE_POKETEXT", 5: "PTRACE_POKEDATA", 6: "PTRACE_POKEUSR",
-	13: "PTRACE_SETREGS", 16: "PTRACE_ATTACH", 0x4205: "PTRACE_SETREGSET", 0x4206: "PTRACE_SEIZE",
-}
-
-// ptraceRequest names a ptrace request, or gives its number.
-func ptraceRequest(r int64) string {
-	if n, ok := ptraceRequests[r]; ok {
-		return n
-	}
-	return strconv.FormatInt(r, 10)
 }
 
 // Namespace types, as setns and unshare name them (CLONE_NEW* in <linux/sched.h>).
