@@ -513,6 +513,880 @@ func (x *Alert) GetPosition() *v1.Position {
 	return nil
 }
 
+// QueryRequest selects stored records. Selectors of different kinds must all match; an empty
+// selector matches everything.
+type QueryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The earliest record time to return, inclusive; unset starts with the oldest record stored.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// The record time to stop before, exclusive; unset ends with the newest record stored.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// The nodes to return records of.
+	NodeIds []string `protobuf:"bytes,3,rep,name=node_ids,json=nodeIds,proto3" json:"node_ids,omitempty"`
+	// The record types to return.
+	RecordTypes []v1.RecordType `protobuf:"varint,4,rep,packed,name=record_types,json=recordTypes,proto3,enum=sysflow.v1.RecordType" json:"record_types,omitempty"`
+	// A condition the records must meet, written in filter_language, as in SubscribeRequest: a
+	// filter that does not compile is refused with INVALID_ARGUMENT, with its line and column.
+	// It applies to events and flows, and to entities only when it selects their type with
+	// sf.type.
+	Filter string `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The language filter is written in.
+	FilterLanguage FilterLanguage `protobuf:"varint,6,opt,name=filter_language,json=filterLanguage,proto3,enum=sysflux.hub.v1.FilterLanguage" json:"filter_language,omitempty"`
+	// The most records to return; zero means 1000, and more than 10000 is read as 10000. A page
+	// may hold fewer records than this and still be followed by another.
+	PageSize int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page, to continue the same query; empty for the first
+	// page. A token is valid only with the request that returned it.
+	PageToken     string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryRequest) Reset() {
+	*x = QueryRequest{}
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryRequest) ProtoMessage() {}
+
+func (x *QueryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
+func (*QueryRequest) Descriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *QueryRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *QueryRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *QueryRequest) GetNodeIds() []string {
+	if x != nil {
+		return x.NodeIds
+	}
+	return nil
+}
+
+func (x *QueryRequest) GetRecordTypes() []v1.RecordType {
+	if x != nil {
+		return x.RecordTypes
+	}
+	return nil
+}
+
+func (x *QueryRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *QueryRequest) GetFilterLanguage() FilterLanguage {
+	if x != nil {
+		return x.FilterLanguage
+	}
+	return FilterLanguage_FILTER_LANGUAGE_UNSPECIFIED
+}
+
+func (x *QueryRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *QueryRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// QueryResponse is one page of a query.
+type QueryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The records, in time order; records of the same time in their agent's sequence order.
+	Records []*v1.Record `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// The entities the records reference (processes, files, containers, pods), each once, in
+	// the version the hub stored last.
+	Entities []*v1.Record `protobuf:"bytes,2,rep,name=entities,proto3" json:"entities,omitempty"`
+	// The token for the next page; empty when there are no more records.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The number of stored records read to fill this page.
+	ScannedRecords int64 `protobuf:"varint,4,opt,name=scanned_records,json=scannedRecords,proto3" json:"scanned_records,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *QueryResponse) Reset() {
+	*x = QueryResponse{}
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryResponse) ProtoMessage() {}
+
+func (x *QueryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
+func (*QueryResponse) Descriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *QueryResponse) GetRecords() []*v1.Record {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *QueryResponse) GetEntities() []*v1.Record {
+	if x != nil {
+		return x.Entities
+	}
+	return nil
+}
+
+func (x *QueryResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *QueryResponse) GetScannedRecords() int64 {
+	if x != nil {
+		return x.ScannedRecords
+	}
+	return 0
+}
+
+// GetProvenanceRequest names a stored process.
+type GetProvenanceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node the process ran on; it may be left empty when the hub stores a single node.
+	NodeId string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The process's host process id.
+	Pid int64 `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
+	// The process's creation time in nanoseconds since the Unix epoch, the other half of its
+	// SysFlow object id; zero picks the most recently created process with that pid.
+	CreateTs int64 `protobuf:"varint,3,opt,name=create_ts,json=createTs,proto3" json:"create_ts,omitempty"`
+	// The most events and flows returned for each process; zero means 100, and more than 10000
+	// is read as 10000.
+	MaxRecordsPerProcess int32 `protobuf:"varint,4,opt,name=max_records_per_process,json=maxRecordsPerProcess,proto3" json:"max_records_per_process,omitempty"`
+	// The most ancestors returned, nearest first; zero means all of them, up to 64.
+	MaxAncestors  int32 `protobuf:"varint,5,opt,name=max_ancestors,json=maxAncestors,proto3" json:"max_ancestors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProvenanceRequest) Reset() {
+	*x = GetProvenanceRequest{}
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProvenanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProvenanceRequest) ProtoMessage() {}
+
+func (x *GetProvenanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProvenanceRequest.ProtoReflect.Descriptor instead.
+func (*GetProvenanceRequest) Descriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetProvenanceRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *GetProvenanceRequest) GetPid() int64 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *GetProvenanceRequest) GetCreateTs() int64 {
+	if x != nil {
+		return x.CreateTs
+	}
+	return 0
+}
+
+func (x *GetProvenanceRequest) GetMaxRecordsPerProcess() int32 {
+	if x != nil {
+		return x.MaxRecordsPerProcess
+	}
+	return 0
+}
+
+func (x *GetProvenanceRequest) GetMaxAncestors() int32 {
+	if x != nil {
+		return x.MaxAncestors
+	}
+	return 0
+}
+
+// GetProvenanceResponse is a process with its family and what each did.
+type GetProvenanceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The process asked for.
+	Process *ProcessProvenance `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
+	// Its ancestors, its parent first.
+	Ancestors []*ProcessProvenance `protobuf:"bytes,2,rep,name=ancestors,proto3" json:"ancestors,omitempty"`
+	// Its children, in order of creation.
+	Children []*ProcessProvenance `protobuf:"bytes,3,rep,name=children,proto3" json:"children,omitempty"`
+	// The files, containers and pods the records reference, each once.
+	Entities      []*v1.Record `protobuf:"bytes,4,rep,name=entities,proto3" json:"entities,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProvenanceResponse) Reset() {
+	*x = GetProvenanceResponse{}
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProvenanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProvenanceResponse) ProtoMessage() {}
+
+func (x *GetProvenanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProvenanceResponse.ProtoReflect.Descriptor instead.
+func (*GetProvenanceResponse) Descriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetProvenanceResponse) GetProcess() *ProcessProvenance {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+func (x *GetProvenanceResponse) GetAncestors() []*ProcessProvenance {
+	if x != nil {
+		return x.Ancestors
+	}
+	return nil
+}
+
+func (x *GetProvenanceResponse) GetChildren() []*ProcessProvenance {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
+func (x *GetProvenanceResponse) GetEntities() []*v1.Record {
+	if x != nil {
+		return x.Entities
+	}
+	return nil
+}
+
+// ProcessProvenance is one process and its records.
+type ProcessProvenance struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The process, in the version the hub stored last.
+	Process *v1.Process `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
+	// Its events and flows, in time order, at most max_records_per_process of them.
+	Records []*v1.Record `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	// Whether it has more events and flows than were returned.
+	Truncated     bool `protobuf:"varint,3,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessProvenance) Reset() {
+	*x = ProcessProvenance{}
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessProvenance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessProvenance) ProtoMessage() {}
+
+func (x *ProcessProvenance) ProtoReflect() protoreflect.Message {
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessProvenance.ProtoReflect.Descriptor instead.
+func (*ProcessProvenance) Descriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ProcessProvenance) GetProcess() *v1.Process {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+func (x *ProcessProvenance) GetRecords() []*v1.Record {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *ProcessProvenance) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+// ExportRequest selects the stored records to export, as QueryRequest does, and how to split
+// them into files.
+type ExportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The earliest record time to export, inclusive; unset starts with the oldest record stored.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// The record time to stop before, exclusive; unset ends with the newest record stored.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// The nodes to export records of.
+	NodeIds []string `protobuf:"bytes,3,rep,name=node_ids,json=nodeIds,proto3" json:"node_ids,omitempty"`
+	// The record types to export. The entities the exported records reference are exported
+	// with them whatever their type.
+	RecordTypes []v1.RecordType `protobuf:"varint,4,rep,packed,name=record_types,json=recordTypes,proto3,enum=sysflow.v1.RecordType" json:"record_types,omitempty"`
+	// A condition the records must meet, as in QueryRequest.
+	Filter string `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The language filter is written in.
+	FilterLanguage FilterLanguage `protobuf:"varint,6,opt,name=filter_language,json=filterLanguage,proto3,enum=sysflux.hub.v1.FilterLanguage" json:"filter_language,omitempty"`
+	// Start a new file once a file holds about this many bytes; zero never does.
+	MaxFileBytes int64 `protobuf:"varint,7,opt,name=max_file_bytes,json=maxFileBytes,proto3" json:"max_file_bytes,omitempty"`
+	// Start a new file once a file spans this much record time; zero never does.
+	MaxFileDuration *durationpb.Duration `protobuf:"bytes,8,opt,name=max_file_duration,json=maxFileDuration,proto3" json:"max_file_duration,omitempty"`
+	// The exporter named in each file's header; empty names the hub.
+	Exporter      string `protobuf:"bytes,9,opt,name=exporter,proto3" json:"exporter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportRequest) Reset() {
+	*x = ExportRequest{}
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRequest) ProtoMessage() {}
+
+func (x *ExportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRequest.ProtoReflect.Descriptor instead.
+func (*ExportRequest) Descriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ExportRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ExportRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ExportRequest) GetNodeIds() []string {
+	if x != nil {
+		return x.NodeIds
+	}
+	return nil
+}
+
+func (x *ExportRequest) GetRecordTypes() []v1.RecordType {
+	if x != nil {
+		return x.RecordTypes
+	}
+	return nil
+}
+
+func (x *ExportRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ExportRequest) GetFilterLanguage() FilterLanguage {
+	if x != nil {
+		return x.FilterLanguage
+	}
+	return FilterLanguage_FILTER_LANGUAGE_UNSPECIFIED
+}
+
+func (x *ExportRequest) GetMaxFileBytes() int64 {
+	if x != nil {
+		return x.MaxFileBytes
+	}
+	return 0
+}
+
+func (x *ExportRequest) GetMaxFileDuration() *durationpb.Duration {
+	if x != nil {
+		return x.MaxFileDuration
+	}
+	return nil
+}
+
+func (x *ExportRequest) GetExporter() string {
+	if x != nil {
+		return x.Exporter
+	}
+	return ""
+}
+
+// ExportResponse is one item of an export stream.
+type ExportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The item; new kinds are added as new members.
+	//
+	// Types that are valid to be assigned to Item:
+	//
+	//	*ExportResponse_Chunk
+	//	*ExportResponse_Progress
+	//	*ExportResponse_Summary
+	Item          isExportResponse_Item `protobuf_oneof:"item"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportResponse) Reset() {
+	*x = ExportResponse{}
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportResponse) ProtoMessage() {}
+
+func (x *ExportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportResponse.ProtoReflect.Descriptor instead.
+func (*ExportResponse) Descriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ExportResponse) GetItem() isExportResponse_Item {
+	if x != nil {
+		return x.Item
+	}
+	return nil
+}
+
+func (x *ExportResponse) GetChunk() *ExportChunk {
+	if x != nil {
+		if x, ok := x.Item.(*ExportResponse_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+func (x *ExportResponse) GetProgress() *ExportProgress {
+	if x != nil {
+		if x, ok := x.Item.(*ExportResponse_Progress); ok {
+			return x.Progress
+		}
+	}
+	return nil
+}
+
+func (x *ExportResponse) GetSummary() *ExportSummary {
+	if x != nil {
+		if x, ok := x.Item.(*ExportResponse_Summary); ok {
+			return x.Summary
+		}
+	}
+	return nil
+}
+
+type isExportResponse_Item interface {
+	isExportResponse_Item()
+}
+
+type ExportResponse_Chunk struct {
+	// The next bytes of a file.
+	Chunk *ExportChunk `protobuf:"bytes,1,opt,name=chunk,proto3,oneof"`
+}
+
+type ExportResponse_Progress struct {
+	// How far the export has got.
+	Progress *ExportProgress `protobuf:"bytes,2,opt,name=progress,proto3,oneof"`
+}
+
+type ExportResponse_Summary struct {
+	// What the export wrote, sent last.
+	Summary *ExportSummary `protobuf:"bytes,3,opt,name=summary,proto3,oneof"`
+}
+
+func (*ExportResponse_Chunk) isExportResponse_Item() {}
+
+func (*ExportResponse_Progress) isExportResponse_Item() {}
+
+func (*ExportResponse_Summary) isExportResponse_Item() {}
+
+// ExportChunk is a piece of an exported file. Each file holds the records of one node, as a
+// SysFlow trace does; the pieces of a file arrive in order, but pieces of different files may
+// interleave. A file is complete when the stream ends.
+type ExportChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file the bytes belong to, counting from 0 in the order the files start.
+	FileIndex int32 `protobuf:"varint,1,opt,name=file_index,json=fileIndex,proto3" json:"file_index,omitempty"`
+	// The node whose records the file holds.
+	NodeId string `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The time of the file's first record.
+	FileStartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=file_start_time,json=fileStartTime,proto3" json:"file_start_time,omitempty"`
+	// The bytes.
+	Data          []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportChunk) Reset() {
+	*x = ExportChunk{}
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportChunk) ProtoMessage() {}
+
+func (x *ExportChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportChunk.ProtoReflect.Descriptor instead.
+func (*ExportChunk) Descriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ExportChunk) GetFileIndex() int32 {
+	if x != nil {
+		return x.FileIndex
+	}
+	return 0
+}
+
+func (x *ExportChunk) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ExportChunk) GetFileStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FileStartTime
+	}
+	return nil
+}
+
+func (x *ExportChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// ExportProgress says how far an export has got.
+type ExportProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The records read from the store so far.
+	ScannedRecords int64 `protobuf:"varint,1,opt,name=scanned_records,json=scannedRecords,proto3" json:"scanned_records,omitempty"`
+	// The records written so far, entities included.
+	WrittenRecords int64 `protobuf:"varint,2,opt,name=written_records,json=writtenRecords,proto3" json:"written_records,omitempty"`
+	// The time of the last record read: the export has covered its time range up to here.
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// The time range the export covers, as far as the store holds records.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// The end of the time range the export covers.
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportProgress) Reset() {
+	*x = ExportProgress{}
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportProgress) ProtoMessage() {}
+
+func (x *ExportProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportProgress.ProtoReflect.Descriptor instead.
+func (*ExportProgress) Descriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ExportProgress) GetScannedRecords() int64 {
+	if x != nil {
+		return x.ScannedRecords
+	}
+	return 0
+}
+
+func (x *ExportProgress) GetWrittenRecords() int64 {
+	if x != nil {
+		return x.WrittenRecords
+	}
+	return 0
+}
+
+func (x *ExportProgress) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *ExportProgress) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ExportProgress) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+// ExportSummary says what an export wrote.
+type ExportSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The records written, entities and headers included.
+	WrittenRecords int64 `protobuf:"varint,1,opt,name=written_records,json=writtenRecords,proto3" json:"written_records,omitempty"`
+	// The records that matched but that SysFlow schema version 5 cannot hold (sysflux additions
+	// such as IPv6 flows), which were left out.
+	SkippedRecords int64 `protobuf:"varint,2,opt,name=skipped_records,json=skippedRecords,proto3" json:"skipped_records,omitempty"`
+	// The files written.
+	Files int32 `protobuf:"varint,3,opt,name=files,proto3" json:"files,omitempty"`
+	// The bytes written, over all files.
+	WrittenBytes int64 `protobuf:"varint,4,opt,name=written_bytes,json=writtenBytes,proto3" json:"written_bytes,omitempty"`
+	// The records read from the store.
+	ScannedRecords int64 `protobuf:"varint,5,opt,name=scanned_records,json=scannedRecords,proto3" json:"scanned_records,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ExportSummary) Reset() {
+	*x = ExportSummary{}
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportSummary) ProtoMessage() {}
+
+func (x *ExportSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportSummary.ProtoReflect.Descriptor instead.
+func (*ExportSummary) Descriptor() ([]byte, []int) {
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ExportSummary) GetWrittenRecords() int64 {
+	if x != nil {
+		return x.WrittenRecords
+	}
+	return 0
+}
+
+func (x *ExportSummary) GetSkippedRecords() int64 {
+	if x != nil {
+		return x.SkippedRecords
+	}
+	return 0
+}
+
+func (x *ExportSummary) GetFiles() int32 {
+	if x != nil {
+		return x.Files
+	}
+	return 0
+}
+
+func (x *ExportSummary) GetWrittenBytes() int64 {
+	if x != nil {
+		return x.WrittenBytes
+	}
+	return 0
+}
+
+func (x *ExportSummary) GetScannedRecords() int64 {
+	if x != nil {
+		return x.ScannedRecords
+	}
+	return 0
+}
+
 // ListAgentsRequest asks for the hub's agents.
 type ListAgentsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -522,7 +1396,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[3]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +1408,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[3]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +1421,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{3}
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{13}
 }
 
 // ListAgentsResponse lists the hub's agents.
@@ -561,7 +1435,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[4]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +1447,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[4]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +1460,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{4}
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*AgentStatus {
@@ -607,7 +1481,7 @@ type SubscribeHeartbeat struct {
 
 func (x *SubscribeHeartbeat) Reset() {
 	*x = SubscribeHeartbeat{}
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[5]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +1493,7 @@ func (x *SubscribeHeartbeat) String() string {
 func (*SubscribeHeartbeat) ProtoMessage() {}
 
 func (x *SubscribeHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[5]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +1506,7 @@ func (x *SubscribeHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeHeartbeat.ProtoReflect.Descriptor instead.
 func (*SubscribeHeartbeat) Descriptor() ([]byte, []int) {
-	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{5}
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubscribeHeartbeat) GetSendTime() *timestamppb.Timestamp {
@@ -655,7 +1529,7 @@ type RecordsLost struct {
 
 func (x *RecordsLost) Reset() {
 	*x = RecordsLost{}
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[6]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +1541,7 @@ func (x *RecordsLost) String() string {
 func (*RecordsLost) ProtoMessage() {}
 
 func (x *RecordsLost) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[6]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +1554,7 @@ func (x *RecordsLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordsLost.ProtoReflect.Descriptor instead.
 func (*RecordsLost) Descriptor() ([]byte, []int) {
-	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{6}
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RecordsLost) GetLostRecords() int64 {
@@ -733,7 +1607,7 @@ type AgentStatus struct {
 
 func (x *AgentStatus) Reset() {
 	*x = AgentStatus{}
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[7]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +1619,7 @@ func (x *AgentStatus) String() string {
 func (*AgentStatus) ProtoMessage() {}
 
 func (x *AgentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[7]
+	mi := &file_sysflux_hub_v1_hub_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +1632,7 @@ func (x *AgentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStatus.ProtoReflect.Descriptor instead.
 func (*AgentStatus) Descriptor() ([]byte, []int) {
-	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{7}
+	return file_sysflux_hub_v1_hub_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AgentStatus) GetAddress() string {
@@ -879,7 +1753,73 @@ const file_sysflux_hub_v1_hub_service_proto_rawDesc = "" +
 	"\bposition\x18\t \x01(\v2\x14.sysflow.v1.PositionR\bposition\x1a?\n" +
 	"\x11OutputFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf3\x02\n" +
+	"\fQueryRequest\x129\n" +
+	"\n" +
+	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x19\n" +
+	"\bnode_ids\x18\x03 \x03(\tR\anodeIds\x129\n" +
+	"\frecord_types\x18\x04 \x03(\x0e2\x16.sysflow.v1.RecordTypeR\vrecordTypes\x12\x16\n" +
+	"\x06filter\x18\x05 \x01(\tR\x06filter\x12G\n" +
+	"\x0ffilter_language\x18\x06 \x01(\x0e2\x1e.sysflux.hub.v1.FilterLanguageR\x0efilterLanguage\x12\x1b\n" +
+	"\tpage_size\x18\a \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\b \x01(\tR\tpageToken\"\xbe\x01\n" +
+	"\rQueryResponse\x12,\n" +
+	"\arecords\x18\x01 \x03(\v2\x12.sysflow.v1.RecordR\arecords\x12.\n" +
+	"\bentities\x18\x02 \x03(\v2\x12.sysflow.v1.RecordR\bentities\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12'\n" +
+	"\x0fscanned_records\x18\x04 \x01(\x03R\x0escannedRecords\"\xba\x01\n" +
+	"\x14GetProvenanceRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x10\n" +
+	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12\x1b\n" +
+	"\tcreate_ts\x18\x03 \x01(\x03R\bcreateTs\x125\n" +
+	"\x17max_records_per_process\x18\x04 \x01(\x05R\x14maxRecordsPerProcess\x12#\n" +
+	"\rmax_ancestors\x18\x05 \x01(\x05R\fmaxAncestors\"\x84\x02\n" +
+	"\x15GetProvenanceResponse\x12;\n" +
+	"\aprocess\x18\x01 \x01(\v2!.sysflux.hub.v1.ProcessProvenanceR\aprocess\x12?\n" +
+	"\tancestors\x18\x02 \x03(\v2!.sysflux.hub.v1.ProcessProvenanceR\tancestors\x12=\n" +
+	"\bchildren\x18\x03 \x03(\v2!.sysflux.hub.v1.ProcessProvenanceR\bchildren\x12.\n" +
+	"\bentities\x18\x04 \x03(\v2\x12.sysflow.v1.RecordR\bentities\"\x8e\x01\n" +
+	"\x11ProcessProvenance\x12-\n" +
+	"\aprocess\x18\x01 \x01(\v2\x13.sysflow.v1.ProcessR\aprocess\x12,\n" +
+	"\arecords\x18\x02 \x03(\v2\x12.sysflow.v1.RecordR\arecords\x12\x1c\n" +
+	"\ttruncated\x18\x03 \x01(\bR\ttruncated\"\xc1\x03\n" +
+	"\rExportRequest\x129\n" +
+	"\n" +
+	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x19\n" +
+	"\bnode_ids\x18\x03 \x03(\tR\anodeIds\x129\n" +
+	"\frecord_types\x18\x04 \x03(\x0e2\x16.sysflow.v1.RecordTypeR\vrecordTypes\x12\x16\n" +
+	"\x06filter\x18\x05 \x01(\tR\x06filter\x12G\n" +
+	"\x0ffilter_language\x18\x06 \x01(\x0e2\x1e.sysflux.hub.v1.FilterLanguageR\x0efilterLanguage\x12$\n" +
+	"\x0emax_file_bytes\x18\a \x01(\x03R\fmaxFileBytes\x12E\n" +
+	"\x11max_file_duration\x18\b \x01(\v2\x19.google.protobuf.DurationR\x0fmaxFileDuration\x12\x1a\n" +
+	"\bexporter\x18\t \x01(\tR\bexporter\"\xc6\x01\n" +
+	"\x0eExportResponse\x123\n" +
+	"\x05chunk\x18\x01 \x01(\v2\x1b.sysflux.hub.v1.ExportChunkH\x00R\x05chunk\x12<\n" +
+	"\bprogress\x18\x02 \x01(\v2\x1e.sysflux.hub.v1.ExportProgressH\x00R\bprogress\x129\n" +
+	"\asummary\x18\x03 \x01(\v2\x1d.sysflux.hub.v1.ExportSummaryH\x00R\asummaryB\x06\n" +
+	"\x04item\"\x9d\x01\n" +
+	"\vExportChunk\x12\x1d\n" +
+	"\n" +
+	"file_index\x18\x01 \x01(\x05R\tfileIndex\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12B\n" +
+	"\x0ffile_start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rfileStartTime\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\"\x84\x02\n" +
+	"\x0eExportProgress\x12'\n" +
+	"\x0fscanned_records\x18\x01 \x01(\x03R\x0escannedRecords\x12'\n" +
+	"\x0fwritten_records\x18\x02 \x01(\x03R\x0ewrittenRecords\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x129\n" +
+	"\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xc5\x01\n" +
+	"\rExportSummary\x12'\n" +
+	"\x0fwritten_records\x18\x01 \x01(\x03R\x0ewrittenRecords\x12'\n" +
+	"\x0fskipped_records\x18\x02 \x01(\x03R\x0eskippedRecords\x12\x14\n" +
+	"\x05files\x18\x03 \x01(\x05R\x05files\x12#\n" +
+	"\rwritten_bytes\x18\x04 \x01(\x03R\fwrittenBytes\x12'\n" +
+	"\x0fscanned_records\x18\x05 \x01(\x03R\x0escannedRecords\"\x13\n" +
 	"\x11ListAgentsRequest\"I\n" +
 	"\x12ListAgentsResponse\x123\n" +
 	"\x06agents\x18\x01 \x03(\v2\x1b.sysflux.hub.v1.AgentStatusR\x06agents\"M\n" +
@@ -911,12 +1851,15 @@ const file_sysflux_hub_v1_hub_service_proto_rawDesc = "" +
 	"\x1dSUBSCRIBE_CONTENT_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19SUBSCRIBE_CONTENT_RECORDS\x10\x01\x12\x1c\n" +
 	"\x18SUBSCRIBE_CONTENT_ALERTS\x10\x02\x12(\n" +
-	"$SUBSCRIBE_CONTENT_RECORDS_AND_ALERTS\x10\x032\xb9\x01\n" +
+	"$SUBSCRIBE_CONTENT_RECORDS_AND_ALERTS\x10\x032\xae\x03\n" +
 	"\n" +
 	"HubService\x12T\n" +
 	"\tSubscribe\x12 .sysflux.hub.v1.SubscribeRequest\x1a!.sysflux.hub.v1.SubscribeResponse\"\x000\x01\x12U\n" +
 	"\n" +
-	"ListAgents\x12!.sysflux.hub.v1.ListAgentsRequest\x1a\".sysflux.hub.v1.ListAgentsResponse\"\x00B\xb4\x01\n" +
+	"ListAgents\x12!.sysflux.hub.v1.ListAgentsRequest\x1a\".sysflux.hub.v1.ListAgentsResponse\"\x00\x12F\n" +
+	"\x05Query\x12\x1c.sysflux.hub.v1.QueryRequest\x1a\x1d.sysflux.hub.v1.QueryResponse\"\x00\x12^\n" +
+	"\rGetProvenance\x12$.sysflux.hub.v1.GetProvenanceRequest\x1a%.sysflux.hub.v1.GetProvenanceResponse\"\x00\x12K\n" +
+	"\x06Export\x12\x1d.sysflux.hub.v1.ExportRequest\x1a\x1e.sysflux.hub.v1.ExportResponse\"\x000\x01B\xb4\x01\n" +
 	"\x12com.sysflux.hub.v1B\x0fHubServiceProtoP\x01Z3github.com/sysflux/sysflux/gen/sysflux/hub/v1;hubv1\xa2\x02\x03SHX\xaa\x02\x0eSysflux.Hub.V1\xca\x02\x0eSysflux\\Hub\\V1\xe2\x02\x1aSysflux\\Hub\\V1\\GPBMetadata\xea\x02\x10Sysflux::Hub::V1b\x06proto3"
 
 var (
@@ -932,51 +1875,93 @@ func file_sysflux_hub_v1_hub_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sysflux_hub_v1_hub_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sysflux_hub_v1_hub_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_sysflux_hub_v1_hub_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_sysflux_hub_v1_hub_service_proto_goTypes = []any{
 	(FilterLanguage)(0),           // 0: sysflux.hub.v1.FilterLanguage
 	(SubscribeContent)(0),         // 1: sysflux.hub.v1.SubscribeContent
 	(*SubscribeRequest)(nil),      // 2: sysflux.hub.v1.SubscribeRequest
 	(*SubscribeResponse)(nil),     // 3: sysflux.hub.v1.SubscribeResponse
 	(*Alert)(nil),                 // 4: sysflux.hub.v1.Alert
-	(*ListAgentsRequest)(nil),     // 5: sysflux.hub.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),    // 6: sysflux.hub.v1.ListAgentsResponse
-	(*SubscribeHeartbeat)(nil),    // 7: sysflux.hub.v1.SubscribeHeartbeat
-	(*RecordsLost)(nil),           // 8: sysflux.hub.v1.RecordsLost
-	(*AgentStatus)(nil),           // 9: sysflux.hub.v1.AgentStatus
-	nil,                           // 10: sysflux.hub.v1.Alert.OutputFieldsEntry
-	(v1.RecordType)(0),            // 11: sysflow.v1.RecordType
-	(*v1.Position)(nil),           // 12: sysflow.v1.Position
-	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
-	(*v1.RecordBatch)(nil),        // 14: sysflow.v1.RecordBatch
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*QueryRequest)(nil),          // 5: sysflux.hub.v1.QueryRequest
+	(*QueryResponse)(nil),         // 6: sysflux.hub.v1.QueryResponse
+	(*GetProvenanceRequest)(nil),  // 7: sysflux.hub.v1.GetProvenanceRequest
+	(*GetProvenanceResponse)(nil), // 8: sysflux.hub.v1.GetProvenanceResponse
+	(*ProcessProvenance)(nil),     // 9: sysflux.hub.v1.ProcessProvenance
+	(*ExportRequest)(nil),         // 10: sysflux.hub.v1.ExportRequest
+	(*ExportResponse)(nil),        // 11: sysflux.hub.v1.ExportResponse
+	(*ExportChunk)(nil),           // 12: sysflux.hub.v1.ExportChunk
+	(*ExportProgress)(nil),        // 13: sysflux.hub.v1.ExportProgress
+	(*ExportSummary)(nil),         // 14: sysflux.hub.v1.ExportSummary
+	(*ListAgentsRequest)(nil),     // 15: sysflux.hub.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),    // 16: sysflux.hub.v1.ListAgentsResponse
+	(*SubscribeHeartbeat)(nil),    // 17: sysflux.hub.v1.SubscribeHeartbeat
+	(*RecordsLost)(nil),           // 18: sysflux.hub.v1.RecordsLost
+	(*AgentStatus)(nil),           // 19: sysflux.hub.v1.AgentStatus
+	nil,                           // 20: sysflux.hub.v1.Alert.OutputFieldsEntry
+	(v1.RecordType)(0),            // 21: sysflow.v1.RecordType
+	(*v1.Position)(nil),           // 22: sysflow.v1.Position
+	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
+	(*v1.RecordBatch)(nil),        // 24: sysflow.v1.RecordBatch
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*v1.Record)(nil),             // 26: sysflow.v1.Record
+	(*v1.Process)(nil),            // 27: sysflow.v1.Process
 }
 var file_sysflux_hub_v1_hub_service_proto_depIdxs = []int32{
-	11, // 0: sysflux.hub.v1.SubscribeRequest.record_types:type_name -> sysflow.v1.RecordType
-	12, // 1: sysflux.hub.v1.SubscribeRequest.resume_after:type_name -> sysflow.v1.Position
-	13, // 2: sysflux.hub.v1.SubscribeRequest.heartbeat_interval:type_name -> google.protobuf.Duration
+	21, // 0: sysflux.hub.v1.SubscribeRequest.record_types:type_name -> sysflow.v1.RecordType
+	22, // 1: sysflux.hub.v1.SubscribeRequest.resume_after:type_name -> sysflow.v1.Position
+	23, // 2: sysflux.hub.v1.SubscribeRequest.heartbeat_interval:type_name -> google.protobuf.Duration
 	1,  // 3: sysflux.hub.v1.SubscribeRequest.content:type_name -> sysflux.hub.v1.SubscribeContent
 	0,  // 4: sysflux.hub.v1.SubscribeRequest.filter_language:type_name -> sysflux.hub.v1.FilterLanguage
-	14, // 5: sysflux.hub.v1.SubscribeResponse.batch:type_name -> sysflow.v1.RecordBatch
-	7,  // 6: sysflux.hub.v1.SubscribeResponse.heartbeat:type_name -> sysflux.hub.v1.SubscribeHeartbeat
-	8,  // 7: sysflux.hub.v1.SubscribeResponse.lost:type_name -> sysflux.hub.v1.RecordsLost
+	24, // 5: sysflux.hub.v1.SubscribeResponse.batch:type_name -> sysflow.v1.RecordBatch
+	17, // 6: sysflux.hub.v1.SubscribeResponse.heartbeat:type_name -> sysflux.hub.v1.SubscribeHeartbeat
+	18, // 7: sysflux.hub.v1.SubscribeResponse.lost:type_name -> sysflux.hub.v1.RecordsLost
 	4,  // 8: sysflux.hub.v1.SubscribeResponse.alert:type_name -> sysflux.hub.v1.Alert
-	15, // 9: sysflux.hub.v1.Alert.time:type_name -> google.protobuf.Timestamp
-	10, // 10: sysflux.hub.v1.Alert.output_fields:type_name -> sysflux.hub.v1.Alert.OutputFieldsEntry
-	12, // 11: sysflux.hub.v1.Alert.position:type_name -> sysflow.v1.Position
-	9,  // 12: sysflux.hub.v1.ListAgentsResponse.agents:type_name -> sysflux.hub.v1.AgentStatus
-	15, // 13: sysflux.hub.v1.SubscribeHeartbeat.send_time:type_name -> google.protobuf.Timestamp
-	12, // 14: sysflux.hub.v1.AgentStatus.last_position:type_name -> sysflow.v1.Position
-	15, // 15: sysflux.hub.v1.AgentStatus.connect_time:type_name -> google.protobuf.Timestamp
-	2,  // 16: sysflux.hub.v1.HubService.Subscribe:input_type -> sysflux.hub.v1.SubscribeRequest
-	5,  // 17: sysflux.hub.v1.HubService.ListAgents:input_type -> sysflux.hub.v1.ListAgentsRequest
-	3,  // 18: sysflux.hub.v1.HubService.Subscribe:output_type -> sysflux.hub.v1.SubscribeResponse
-	6,  // 19: sysflux.hub.v1.HubService.ListAgents:output_type -> sysflux.hub.v1.ListAgentsResponse
-	18, // [18:20] is the sub-list for method output_type
-	16, // [16:18] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	25, // 9: sysflux.hub.v1.Alert.time:type_name -> google.protobuf.Timestamp
+	20, // 10: sysflux.hub.v1.Alert.output_fields:type_name -> sysflux.hub.v1.Alert.OutputFieldsEntry
+	22, // 11: sysflux.hub.v1.Alert.position:type_name -> sysflow.v1.Position
+	25, // 12: sysflux.hub.v1.QueryRequest.start_time:type_name -> google.protobuf.Timestamp
+	25, // 13: sysflux.hub.v1.QueryRequest.end_time:type_name -> google.protobuf.Timestamp
+	21, // 14: sysflux.hub.v1.QueryRequest.record_types:type_name -> sysflow.v1.RecordType
+	0,  // 15: sysflux.hub.v1.QueryRequest.filter_language:type_name -> sysflux.hub.v1.FilterLanguage
+	26, // 16: sysflux.hub.v1.QueryResponse.records:type_name -> sysflow.v1.Record
+	26, // 17: sysflux.hub.v1.QueryResponse.entities:type_name -> sysflow.v1.Record
+	9,  // 18: sysflux.hub.v1.GetProvenanceResponse.process:type_name -> sysflux.hub.v1.ProcessProvenance
+	9,  // 19: sysflux.hub.v1.GetProvenanceResponse.ancestors:type_name -> sysflux.hub.v1.ProcessProvenance
+	9,  // 20: sysflux.hub.v1.GetProvenanceResponse.children:type_name -> sysflux.hub.v1.ProcessProvenance
+	26, // 21: sysflux.hub.v1.GetProvenanceResponse.entities:type_name -> sysflow.v1.Record
+	27, // 22: sysflux.hub.v1.ProcessProvenance.process:type_name -> sysflow.v1.Process
+	26, // 23: sysflux.hub.v1.ProcessProvenance.records:type_name -> sysflow.v1.Record
+	25, // 24: sysflux.hub.v1.ExportRequest.start_time:type_name -> google.protobuf.Timestamp
+	25, // 25: sysflux.hub.v1.ExportRequest.end_time:type_name -> google.protobuf.Timestamp
+	21, // 26: sysflux.hub.v1.ExportRequest.record_types:type_name -> sysflow.v1.RecordType
+	0,  // 27: sysflux.hub.v1.ExportRequest.filter_language:type_name -> sysflux.hub.v1.FilterLanguage
+	23, // 28: sysflux.hub.v1.ExportRequest.max_file_duration:type_name -> google.protobuf.Duration
+	12, // 29: sysflux.hub.v1.ExportResponse.chunk:type_name -> sysflux.hub.v1.ExportChunk
+	13, // 30: sysflux.hub.v1.ExportResponse.progress:type_name -> sysflux.hub.v1.ExportProgress
+	14, // 31: sysflux.hub.v1.ExportResponse.summary:type_name -> sysflux.hub.v1.ExportSummary
+	25, // 32: sysflux.hub.v1.ExportChunk.file_start_time:type_name -> google.protobuf.Timestamp
+	25, // 33: sysflux.hub.v1.ExportProgress.time:type_name -> google.protobuf.Timestamp
+	25, // 34: sysflux.hub.v1.ExportProgress.start_time:type_name -> google.protobuf.Timestamp
+	25, // 35: sysflux.hub.v1.ExportProgress.end_time:type_name -> google.protobuf.Timestamp
+	19, // 36: sysflux.hub.v1.ListAgentsResponse.agents:type_name -> sysflux.hub.v1.AgentStatus
+	25, // 37: sysflux.hub.v1.SubscribeHeartbeat.send_time:type_name -> google.protobuf.Timestamp
+	22, // 38: sysflux.hub.v1.AgentStatus.last_position:type_name -> sysflow.v1.Position
+	25, // 39: sysflux.hub.v1.AgentStatus.connect_time:type_name -> google.protobuf.Timestamp
+	2,  // 40: sysflux.hub.v1.HubService.Subscribe:input_type -> sysflux.hub.v1.SubscribeRequest
+	15, // 41: sysflux.hub.v1.HubService.ListAgents:input_type -> sysflux.hub.v1.ListAgentsRequest
+	5,  // 42: sysflux.hub.v1.HubService.Query:input_type -> sysflux.hub.v1.QueryRequest
+	7,  // 43: sysflux.hub.v1.HubService.GetProvenance:input_type -> sysflux.hub.v1.GetProvenanceRequest
+	10, // 44: sysflux.hub.v1.HubService.Export:input_type -> sysflux.hub.v1.ExportRequest
+	3,  // 45: sysflux.hub.v1.HubService.Subscribe:output_type -> sysflux.hub.v1.SubscribeResponse
+	16, // 46: sysflux.hub.v1.HubService.ListAgents:output_type -> sysflux.hub.v1.ListAgentsResponse
+	6,  // 47: sysflux.hub.v1.HubService.Query:output_type -> sysflux.hub.v1.QueryResponse
+	8,  // 48: sysflux.hub.v1.HubService.GetProvenance:output_type -> sysflux.hub.v1.GetProvenanceResponse
+	11, // 49: sysflux.hub.v1.HubService.Export:output_type -> sysflux.hub.v1.ExportResponse
+	45, // [45:50] is the sub-list for method output_type
+	40, // [40:45] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_sysflux_hub_v1_hub_service_proto_init() }
@@ -990,13 +1975,18 @@ func file_sysflux_hub_v1_hub_service_proto_init() {
 		(*SubscribeResponse_Lost)(nil),
 		(*SubscribeResponse_Alert)(nil),
 	}
+	file_sysflux_hub_v1_hub_service_proto_msgTypes[9].OneofWrappers = []any{
+		(*ExportResponse_Chunk)(nil),
+		(*ExportResponse_Progress)(nil),
+		(*ExportResponse_Summary)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sysflux_hub_v1_hub_service_proto_rawDesc), len(file_sysflux_hub_v1_hub_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   9,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

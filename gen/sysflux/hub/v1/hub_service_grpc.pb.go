@@ -25,8 +25,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	HubService_Subscribe_FullMethodName  = "/sysflux.hub.v1.HubService/Subscribe"
-	HubService_ListAgents_FullMethodName = "/sysflux.hub.v1.HubService/ListAgents"
+	HubService_Subscribe_FullMethodName     = "/sysflux.hub.v1.HubService/Subscribe"
+	HubService_ListAgents_FullMethodName    = "/sysflux.hub.v1.HubService/ListAgents"
+	HubService_Query_FullMethodName         = "/sysflux.hub.v1.HubService/Query"
+	HubService_GetProvenance_FullMethodName = "/sysflux.hub.v1.HubService/GetProvenance"
+	HubService_Export_FullMethodName        = "/sysflux.hub.v1.HubService/Export"
 )
 
 // HubServiceClient is the client API for HubService service.
@@ -41,6 +44,16 @@ type HubServiceClient interface {
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
 	// ListAgents reports the agents the hub reads from and how far it has read each of them.
 	ListAgents(ctx context.Context, in *ListAgentsRequest, opts ...grpc.CallOption) (*ListAgentsResponse, error)
+	// Query returns one page of the records the hub has stored, in time order, with the entities
+	// they reference.
+	Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (*QueryResponse, error)
+	// GetProvenance returns a stored process with its ancestors and children, and the events and
+	// flows of each.
+	GetProvenance(ctx context.Context, in *GetProvenanceRequest, opts ...grpc.CallOption) (*GetProvenanceResponse, error)
+	// Export streams the stored records that match the request as SysFlow Avro object container
+	// files (schema version 5), in chunks, each file self-contained: a header first, then every
+	// entity before the first record that references it.
+	Export(ctx context.Context, in *ExportRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportResponse], error)
 }
 
 type hubServiceClient struct {
@@ -80,6 +93,45 @@ func (c *hubServiceClient) ListAgents(ctx context.Context, in *ListAgentsRequest
 	return out, nil
 }
 
+func (c *hubServiceClient) Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (*QueryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(QueryResponse)
+	err := c.cc.Invoke(ctx, HubService_Query_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hubServiceClient) GetProvenance(ctx context.Context, in *GetProvenanceRequest, opts ...grpc.CallOption) (*GetProvenanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetProvenanceResponse)
+	err := c.cc.Invoke(ctx, HubService_GetProvenance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hubServiceClient) Export(ctx context.Context, in *ExportRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &HubService_ServiceDesc.Streams[1], HubService_Export_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportRequest, ExportResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HubService_ExportClient = grpc.ServerStreamingClient[ExportResponse]
+
 // HubServiceServer is the server API for HubService service.
 // All implementations must embed UnimplementedHubServiceServer
 // for forward compatibility.
@@ -92,6 +144,16 @@ type HubServiceServer interface {
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error
 	// ListAgents reports the agents the hub reads from and how far it has read each of them.
 	ListAgents(context.Context, *ListAgentsRequest) (*ListAgentsResponse, error)
+	// Query returns one page of the records the hub has stored, in time order, with the entities
+	// they reference.
+	Query(context.Context, *QueryRequest) (*QueryResponse, error)
+	// GetProvenance returns a stored process with its ancestors and children, and the events and
+	// flows of each.
+	GetProvenance(context.Context, *GetProvenanceRequest) (*GetProvenanceResponse, error)
+	// Export streams the stored records that match the request as SysFlow Avro object container
+	// files (schema version 5), in chunks, each file self-contained: a header first, then every
+	// entity before the first record that references it.
+	Export(*ExportRequest, grpc.ServerStreamingServer[ExportResponse]) error
 	mustEmbedUnimplementedHubServiceServer()
 }
 
@@ -107,6 +169,15 @@ func (UnimplementedHubServiceServer) Subscribe(*SubscribeRequest, grpc.ServerStr
 }
 func (UnimplementedHubServiceServer) ListAgents(context.Context, *ListAgentsRequest) (*ListAgentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAgents not implemented")
+}
+func (UnimplementedHubServiceServer) Query(context.Context, *QueryRequest) (*QueryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Query not implemented")
+}
+func (UnimplementedHubServiceServer) GetProvenance(context.Context, *GetProvenanceRequest) (*GetProvenanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProvenance not implemented")
+}
+func (UnimplementedHubServiceServer) Export(*ExportRequest, grpc.ServerStreamingServer[ExportResponse]) error {
+	return status.Error(codes.Unimplemented, "method Export not implemented")
 }
 func (UnimplementedHubServiceServer) mustEmbedUnimplementedHubServiceServer() {}
 func (UnimplementedHubServiceServer) testEmbeddedByValue()                    {}
@@ -158,6 +229,53 @@ func _HubService_ListAgents_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HubService_Query_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HubServiceServer).Query(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HubService_Query_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HubServiceServer).Query(ctx, req.(*QueryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HubService_GetProvenance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProvenanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HubServiceServer).GetProvenance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HubService_GetProvenance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HubServiceServer).GetProvenance(ctx, req.(*GetProvenanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HubService_Export_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(HubServiceServer).Export(m, &grpc.GenericServerStream[ExportRequest, ExportResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HubService_ExportServer = grpc.ServerStreamingServer[ExportResponse]
+
 // HubService_ServiceDesc is the grpc.ServiceDesc for HubService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -169,11 +287,24 @@ var HubService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListAgents",
 			Handler:    _HubService_ListAgents_Handler,
 		},
+		{
+			MethodName: "Query",
+			Handler:    _HubService_Query_Handler,
+		},
+		{
+			MethodName: "GetProvenance",
+			Handler:    _HubService_GetProvenance_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Subscribe",
 			Handler:       _HubService_Subscribe_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Export",
+			Handler:       _HubService_Export_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -42,6 +42,13 @@ const (
 	HubServiceSubscribeProcedure = "/sysflux.hub.v1.HubService/Subscribe"
 	// HubServiceListAgentsProcedure is the fully-qualified name of the HubService's ListAgents RPC.
 	HubServiceListAgentsProcedure = "/sysflux.hub.v1.HubService/ListAgents"
+	// HubServiceQueryProcedure is the fully-qualified name of the HubService's Query RPC.
+	HubServiceQueryProcedure = "/sysflux.hub.v1.HubService/Query"
+	// HubServiceGetProvenanceProcedure is the fully-qualified name of the HubService's GetProvenance
+	// RPC.
+	HubServiceGetProvenanceProcedure = "/sysflux.hub.v1.HubService/GetProvenance"
+	// HubServiceExportProcedure is the fully-qualified name of the HubService's Export RPC.
+	HubServiceExportProcedure = "/sysflux.hub.v1.HubService/Export"
 )
 
 // HubServiceClient is a client for the sysflux.hub.v1.HubService service.
@@ -52,6 +59,16 @@ type HubServiceClient interface {
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest]) (*connect.ServerStreamForClient[v1.SubscribeResponse], error)
 	// ListAgents reports the agents the hub reads from and how far it has read each of them.
 	ListAgents(context.Context, *connect.Request[v1.ListAgentsRequest]) (*connect.Response[v1.ListAgentsResponse], error)
+	// Query returns one page of the records the hub has stored, in time order, with the entities
+	// they reference.
+	Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error)
+	// GetProvenance returns a stored process with its ancestors and children, and the events and
+	// flows of each.
+	GetProvenance(context.Context, *connect.Request[v1.GetProvenanceRequest]) (*connect.Response[v1.GetProvenanceResponse], error)
+	// Export streams the stored records that match the request as SysFlow Avro object container
+	// files (schema version 5), in chunks, each file self-contained: a header first, then every
+	// entity before the first record that references it.
+	Export(context.Context, *connect.Request[v1.ExportRequest]) (*connect.ServerStreamForClient[v1.ExportResponse], error)
 }
 
 // NewHubServiceClient constructs a client for the sysflux.hub.v1.HubService service. By default, it
@@ -77,13 +94,34 @@ func NewHubServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(hubServiceMethods.ByName("ListAgents")),
 			connect.WithClientOptions(opts...),
 		),
+		query: connect.NewClient[v1.QueryRequest, v1.QueryResponse](
+			httpClient,
+			baseURL+HubServiceQueryProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("Query")),
+			connect.WithClientOptions(opts...),
+		),
+		getProvenance: connect.NewClient[v1.GetProvenanceRequest, v1.GetProvenanceResponse](
+			httpClient,
+			baseURL+HubServiceGetProvenanceProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("GetProvenance")),
+			connect.WithClientOptions(opts...),
+		),
+		export: connect.NewClient[v1.ExportRequest, v1.ExportResponse](
+			httpClient,
+			baseURL+HubServiceExportProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("Export")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // hubServiceClient implements HubServiceClient.
 type hubServiceClient struct {
-	subscribe  *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
-	listAgents *connect.Client[v1.ListAgentsRequest, v1.ListAgentsResponse]
+	subscribe     *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
+	listAgents    *connect.Client[v1.ListAgentsRequest, v1.ListAgentsResponse]
+	query         *connect.Client[v1.QueryRequest, v1.QueryResponse]
+	getProvenance *connect.Client[v1.GetProvenanceRequest, v1.GetProvenanceResponse]
+	export        *connect.Client[v1.ExportRequest, v1.ExportResponse]
 }
 
 // Subscribe calls sysflux.hub.v1.HubService.Subscribe.
@@ -96,6 +134,21 @@ func (c *hubServiceClient) ListAgents(ctx context.Context, req *connect.Request[
 	return c.listAgents.CallUnary(ctx, req)
 }
 
+// Query calls sysflux.hub.v1.HubService.Query.
+func (c *hubServiceClient) Query(ctx context.Context, req *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error) {
+	return c.query.CallUnary(ctx, req)
+}
+
+// GetProvenance calls sysflux.hub.v1.HubService.GetProvenance.
+func (c *hubServiceClient) GetProvenance(ctx context.Context, req *connect.Request[v1.GetProvenanceRequest]) (*connect.Response[v1.GetProvenanceResponse], error) {
+	return c.getProvenance.CallUnary(ctx, req)
+}
+
+// Export calls sysflux.hub.v1.HubService.Export.
+func (c *hubServiceClient) Export(ctx context.Context, req *connect.Request[v1.ExportRequest]) (*connect.ServerStreamForClient[v1.ExportResponse], error) {
+	return c.export.CallServerStream(ctx, req)
+}
+
 // HubServiceHandler is an implementation of the sysflux.hub.v1.HubService service.
 type HubServiceHandler interface {
 	// Subscribe streams the records that match the request until the caller cancels. Records of one
@@ -104,6 +157,16 @@ type HubServiceHandler interface {
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest], *connect.ServerStream[v1.SubscribeResponse]) error
 	// ListAgents reports the agents the hub reads from and how far it has read each of them.
 	ListAgents(context.Context, *connect.Request[v1.ListAgentsRequest]) (*connect.Response[v1.ListAgentsResponse], error)
+	// Query returns one page of the records the hub has stored, in time order, with the entities
+	// they reference.
+	Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error)
+	// GetProvenance returns a stored process with its ancestors and children, and the events and
+	// flows of each.
+	GetProvenance(context.Context, *connect.Request[v1.GetProvenanceRequest]) (*connect.Response[v1.GetProvenanceResponse], error)
+	// Export streams the stored records that match the request as SysFlow Avro object container
+	// files (schema version 5), in chunks, each file self-contained: a header first, then every
+	// entity before the first record that references it.
+	Export(context.Context, *connect.Request[v1.ExportRequest], *connect.ServerStream[v1.ExportResponse]) error
 }
 
 // NewHubServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -125,12 +188,36 @@ func NewHubServiceHandler(svc HubServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(hubServiceMethods.ByName("ListAgents")),
 		connect.WithHandlerOptions(opts...),
 	)
+	hubServiceQueryHandler := connect.NewUnaryHandler(
+		HubServiceQueryProcedure,
+		svc.Query,
+		connect.WithSchema(hubServiceMethods.ByName("Query")),
+		connect.WithHandlerOptions(opts...),
+	)
+	hubServiceGetProvenanceHandler := connect.NewUnaryHandler(
+		HubServiceGetProvenanceProcedure,
+		svc.GetProvenance,
+		connect.WithSchema(hubServiceMethods.ByName("GetProvenance")),
+		connect.WithHandlerOptions(opts...),
+	)
+	hubServiceExportHandler := connect.NewServerStreamHandler(
+		HubServiceExportProcedure,
+		svc.Export,
+		connect.WithSchema(hubServiceMethods.ByName("Export")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/sysflux.hub.v1.HubService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case HubServiceSubscribeProcedure:
 			hubServiceSubscribeHandler.ServeHTTP(w, r)
 		case HubServiceListAgentsProcedure:
 			hubServiceListAgentsHandler.ServeHTTP(w, r)
+		case HubServiceQueryProcedure:
+			hubServiceQueryHandler.ServeHTTP(w, r)
+		case HubServiceGetProvenanceProcedure:
+			hubServiceGetProvenanceHandler.ServeHTTP(w, r)
+		case HubServiceExportProcedure:
+			hubServiceExportHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -146,4 +233,16 @@ func (UnimplementedHubServiceHandler) Subscribe(context.Context, *connect.Reques
 
 func (UnimplementedHubServiceHandler) ListAgents(context.Context, *connect.Request[v1.ListAgentsRequest]) (*connect.Response[v1.ListAgentsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sysflux.hub.v1.HubService.ListAgents is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sysflux.hub.v1.HubService.Query is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) GetProvenance(context.Context, *connect.Request[v1.GetProvenanceRequest]) (*connect.Response[v1.GetProvenanceResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("sysflux.hub.v1.HubService.GetProvenance is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) Export(context.Context, *connect.Request[v1.ExportRequest], *connect.ServerStream[v1.ExportResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("sysflux.hub.v1.HubService.Export is not implemented"))
 }
