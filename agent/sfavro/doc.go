@@ -16,12 +16,17 @@
 // mapping loses nothing: ToNative(FromNative(d)) equals d upgraded to schema version 5. Enum
 // values map by symbol name, and a protobuf enum value is the Avro symbol's index plus one.
 //
+// A Writer writes records to a SysFlow file as the SysFlow collector does: schema version 5
+// (SysFlow.avsc, embedded byte for byte as the file's avro.schema), deflate-compressed blocks.
+// It refuses, with an error wrapping ErrNotRepresentable, what SysFlow v5 cannot hold, such as
+// IPv6 addresses; the file stays valid.
+//
 // A Resolver follows the entities (processes, files, containers, pods) of a record stream and
 // resolves the references of later records to the closest preceding entity with that id, within
 // a bound on the number of entities it keeps.
 //
 // The package keeps the Avro library (github.com/linkedin/goavro/v2) behind its own functions:
-// callers see only io.Reader, native maps and protobuf messages. Importing the package lowers
-// goavro's package-wide limits MaxBlockCount (to 2^20) and MaxBlockSize (to 64 MiB), so that a
-// malformed file cannot make goavro allocate gigabytes; see limits.go.
+// callers see only io.Reader, io.Writer, native maps and protobuf messages. Importing the package
+// lowers goavro's package-wide limits MaxBlockCount (to 2^20) and MaxBlockSize (to 64 MiB), so
+// that a malformed file cannot make goavro allocate gigabytes; see limits.go.
 package sfavro
