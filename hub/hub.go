@@ -15,6 +15,7 @@ import (
 	"github.com/sysflux/sysflux/hub/fanin"
 	"github.com/sysflux/sysflux/hub/ring"
 	"github.com/sysflux/sysflux/hub/service"
+	"github.com/sysflux/sysflux/hub/store"
 	"github.com/sysflux/sysflux/policy/engine"
 )
 
@@ -32,6 +33,10 @@ type Config struct {
 	Rules *engine.Active
 	// Falcosidekick is the URL alerts are posted to, as Falco posts them; "" posts none.
 	Falcosidekick string
+	// Store, when set, keeps every record durably: records are acknowledged to agents once it
+	// holds them, and Query, GetProvenance and Export read it. The hub applies its retention
+	// while it serves; the caller opens and closes it.
+	Store *store.Store
 	// Logger receives the hub's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -42,6 +47,7 @@ type Hub struct {
 	fanin   *fanin.Fanin
 	service *service.Service
 	policy  *policy // nil without rules
+	store   *store.Store
 	log     *slog.Logger
 }
 
@@ -67,16 +73,19 @@ func New(cfg Config) (*Hub, error) {
 		}
 		fcfg.Inspect = p.inspect
 	}
+	if cfg.Store != nil {
+		fcfg.Store = cfg.Store
+	}
 	f, err := fanin.New(fcfg)
 	if err != nil {
 		return nil, err
 	}
-	scfg := service.Config{Ring: r, Agents: f, Policy: cfg.Rules, Logger: log.With("component", "api")}
+	scfg := service.Config{Ring: r, Agents: f, Policy: cfg.Rules, Store: cfg.Store, Logger: log.With("component", "api")}
 	if p != nil {
 		scfg.Alerts = p.broker
 	}
 	svc := service.New(scfg)
-	return &Hub{ring: r, fanin: f, service: svc, policy: p, log: log}, nil
+	return &Hub{ring: r, fanin: f, service: svc, policy: p, store: cfg.Store, log: log}, nil
 }
 
 // PolicyStats are counts of the hub's rule evaluation.
@@ -123,6 +132,9 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	srv.BaseContext = func(net.Listener) context.Context { return ctx } // ends streams on shutdown
 	g.Go(func() error { return h.fanin.Run(ctx) })
+	if h.store != nil {
+		g.Go(func() error { return h.store.Run(ctx) })
+	}
 	if h.policy != nil && h.policy.sender != nil {
 		g.Go(func() error { return h.policy.sender.Run(ctx) })
 	}

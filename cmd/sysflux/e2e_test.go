@@ -64,6 +64,8 @@ type proc struct {
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary, append(args, "--log-format", "json")...)
+	// A hub's default store is under the state directory: each process gets its own.
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

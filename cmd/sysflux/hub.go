@@ -1,18 +1,23 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/sysflux/sysflux/hub"
 	"github.com/sysflux/sysflux/hub/ring"
 	"github.com/sysflux/sysflux/hub/service"
+	"github.com/sysflux/sysflux/hub/store"
 	"github.com/sysflux/sysflux/policy/defaults"
 	"github.com/sysflux/sysflux/policy/engine"
 )
@@ -28,6 +33,10 @@ type hubFlags struct {
 	noDefaultRules bool
 	// sidekickURL is Falcosidekick's address, where alerts are posted.
 	sidekickURL string
+	// data is the store's directory, "" for none; retentionAge and retentionSize bound it.
+	data          string
+	retentionAge  time.Duration
+	retentionSize string
 }
 
 func (f *hubFlags) register(cmd *cobra.Command) {
@@ -37,6 +46,48 @@ func (f *hubFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.rules, "rules", nil, "Falco rules file to run instead of the default rules (repeatable, loaded in order; each goes by its base name)")
 	cmd.Flags().StringVar(&f.sidekickURL, "sidekick-url", "", "post alerts to Falcosidekick at this URL, as Falco's http_output does (e.g. http://127.0.0.1:2801/)")
 	cmd.Flags().BoolVar(&f.noDefaultRules, "no-default-rules", false, "start without rules when no --rules is given, rather than with Falco's default rules")
+	cmd.Flags().StringVar(&f.data, "data", defaultDataDir(), `directory of the hub's durable store; "" keeps records in memory only (no Query or Export)`)
+	cmd.Flags().DurationVar(&f.retentionAge, "retention-age", 15*24*time.Hour, "keep records this far back from the newest one stored (0 keeps all)")
+	cmd.Flags().StringVar(&f.retentionSize, "retention-size", "0", "remove the oldest records when the store is larger than this (e.g. 20GiB; 0 sets no bound)")
+}
+
+// defaultDataDir is the store's directory under the user's state directory:
+// $XDG_STATE_HOME/sysflux/hub, else ~/.local/state/sysflux/hub.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "sysflux", "hub")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "sysflux", "hub")
+	}
+	return filepath.Join(home, ".local", "state", "sysflux", "hub")
+}
+
+// openStore opens the hub's store, nil when --data is "".
+func (f *hubFlags) openStore(log *slog.Logger) (*store.Store, error) {
+	if f.data == "" {
+		return nil, nil
+	}
+	size, err := humanize.ParseBytes(f.retentionSize)
+	if err != nil {
+		return nil, usageError("--retention-size: %v", err)
+	}
+	if f.retentionAge < 0 {
+		return nil, usageError("--retention-age: %v is negative", f.retentionAge)
+	}
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	st, err := store.Open(store.Options{
+		Dir: f.data, RetentionAge: f.retentionAge, RetentionBytes: int64(size),
+		Logger: log.With("component", "store"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("store open", "dir", f.data, "retention_age", f.retentionAge, "retention_size", humanize.IBytes(size))
+	return st, nil
 }
 
 // activeRules loads the rules the hub starts with: the --rules files, else none with
@@ -74,34 +125,49 @@ func (f *hubFlags) activeRules(log *slog.Logger) (*engine.Active, error) {
 	return a, nil
 }
 
-func (f *hubFlags) newHub(agents []string, log *slog.Logger) (*hub.Hub, error) {
+// newHub returns a hub reading from agents, and what closes its store once it stopped serving.
+func (f *hubFlags) newHub(agents []string, log *slog.Logger) (*hub.Hub, func() error, error) {
 	if f.ringRecords <= 0 || f.ringBytes <= 0 {
-		return nil, usageError("--ring-records and --ring-bytes must be positive")
+		return nil, nil, usageError("--ring-records and --ring-bytes must be positive")
 	}
 	for _, a := range agents {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			return nil, usageError("--agent: %q is not host:port", a)
+			return nil, nil, usageError("--agent: %q is not host:port", a)
 		}
 	}
 	rules, err := f.activeRules(log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if f.sidekickURL != "" {
 		u, err := url.Parse(f.sidekickURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, usageError("--sidekick-url: %q is not an http(s) URL", f.sidekickURL)
+			return nil, nil, usageError("--sidekick-url: %q is not an http(s) URL", f.sidekickURL)
 		}
 	}
+	st, err := f.openStore(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeStore := func() error { return nil }
+	if st != nil {
+		closeStore = st.Close
+	}
 	host, _ := os.Hostname()
-	return hub.New(hub.Config{
+	h, err := hub.New(hub.Config{
 		ID:            host + "/" + f.listen,
 		Agents:        agents,
 		Ring:          ring.Limits{MaxRecords: f.ringRecords, MaxBytes: f.ringBytes},
 		Rules:         rules,
 		Falcosidekick: f.sidekickURL,
+		Store:         st,
 		Logger:        log,
 	})
+	if err != nil {
+		closeStore()
+		return nil, nil, err
+	}
+	return h, closeStore, nil
 }
 
 func newHubCommand(logs *logFlags) *cobra.Command {
@@ -119,15 +185,16 @@ func newHubCommand(logs *logFlags) *cobra.Command {
 			if len(f.agents) == 0 {
 				return usageError("no agent: pass --agent HOST:PORT (repeatable)")
 			}
-			h, err := f.newHub(f.agents, log)
+			h, closeStore, err := f.newHub(f.agents, log)
 			if err != nil {
 				return err
 			}
 			ln, err := listenTCP("listen", f.listen)
 			if err != nil {
-				return err
+				return errors.Join(err, closeStore())
 			}
-			return h.Serve(cmd.Context(), ln)
+			err = h.Serve(cmd.Context(), ln)
+			return errors.Join(err, closeStore())
 		},
 	}
 	f.register(cmd)

@@ -35,11 +35,12 @@ func newUpCommand(logs *logFlags) *cobra.Command {
 				aln.Close()
 				return err
 			}
-			h, err := hf.newHub([]string{aln.Addr().String()}, log.With("component", "hub"))
+			h, closeStore, err := hf.newHub([]string{aln.Addr().String()}, log.With("component", "hub"))
 			if err != nil {
 				aln.Close()
 				return err
 			}
+			defer closeStore()
 			hln, err := listenTCP("listen", hf.listen)
 			if err != nil {
 				aln.Close()

@@ -30,8 +30,11 @@ type Config struct {
 	Agents []string
 	// HubID names the hub in the agents' logs.
 	HubID string
-	// Ring receives the records.
+	// Ring receives the records, for subscribers.
 	Ring *ring.Ring
+	// Store, when set, keeps the records durably: a batch is acknowledged to its agent only
+	// once Store holds it, and agents resume after the position Store holds.
+	Store Durable
 	// DialOptions are added to every agent connection (transport credentials among them; the
 	// default is plaintext).
 	DialOptions []grpc.DialOption
@@ -48,6 +51,18 @@ type Config struct {
 	EdgePolicy func() (*agentv1.EdgePolicy, <-chan struct{})
 	// Logger receives the fan-in's logs; nil discards them.
 	Logger *slog.Logger
+}
+
+// Durable is a store that holds records durably, idempotently by agent position.
+type Durable interface {
+	// Append stores an agent's records and returns once they are durable. Records at or before
+	// the agent's stored position are duplicates and are skipped.
+	Append(agentID string, entries []ring.Entry) (ring.AppendResult, error)
+	// Last returns the agent's stored position.
+	Last(agentID string) (ring.Position, bool)
+	// AgentAt and SetAgentAt remember which agent was last seen at an address.
+	AgentAt(addr string) string
+	SetAgentAt(addr, agentID string) error
 }
 
 // Fanin keeps a stream open to every configured agent.
@@ -171,10 +186,8 @@ func (f *Fanin) stream(ctx context.Context, c *agentConn, log *slog.Logger) (got
 		return false, err
 	}
 	open := &agentv1.Open{HubId: f.cfg.HubID}
-	if id := c.id(); id != "" {
-		if p, ok := f.cfg.Ring.Last(id); ok {
-			open.ResumeAfter = &sysflowv1.Position{AgentId: id, Epoch: p.Epoch, Seq: p.Seq}
-		}
+	if p, id, ok := f.resumeAt(c); ok {
+		open.ResumeAfter = &sysflowv1.Position{AgentId: id, Epoch: p.Epoch, Seq: p.Seq}
 	}
 	if err := st.Send(&agentv1.StreamRecordsRequest{Message: &agentv1.StreamRecordsRequest_Open{Open: open}}); err != nil {
 		return false, recvErr(st, err)
@@ -225,6 +238,11 @@ func (f *Fanin) stream(ctx context.Context, c *agentConn, log *slog.Logger) (got
 			if err := c.setUp(hello); err != nil {
 				return got, err
 			}
+			if f.cfg.Store != nil {
+				if err := f.cfg.Store.SetAgentAt(c.addr, hello.GetAgentId()); err != nil {
+					log.Warn("cannot remember the agent's id", "err", err)
+				}
+			}
 			got = true
 			if f.cfg.EdgePolicy != nil {
 				pushDone = make(chan struct{})
@@ -247,6 +265,12 @@ func (f *Fanin) stream(ctx context.Context, c *agentConn, log *slog.Logger) (got
 				f.cfg.Inspect(hello, entries)
 			}
 			res := f.cfg.Ring.Append(hello.GetAgentId(), entries)
+			if f.cfg.Store != nil {
+				// Acknowledge what the store holds; subscribers have seen what the ring took.
+				if res, err = f.cfg.Store.Append(hello.GetAgentId(), entries); err != nil {
+					return got, err
+				}
+			}
 			c.addCounts(res)
 			ack := &agentv1.StreamRecordsRequest{Message: &agentv1.StreamRecordsRequest_Ack{Ack: &agentv1.Ack{Epoch: res.Last.Epoch, Seq: res.Last.Seq}}}
 			if err := send(ack); err != nil {
@@ -267,6 +291,24 @@ func (f *Fanin) stream(ctx context.Context, c *agentConn, log *slog.Logger) (got
 			}
 		}
 	}
+}
+
+// resumeAt returns the position to resume an agent after: the last the store holds, else the
+// last the ring holds.
+func (f *Fanin) resumeAt(c *agentConn) (ring.Position, string, bool) {
+	id := c.id()
+	if id == "" && f.cfg.Store != nil {
+		id = f.cfg.Store.AgentAt(c.addr)
+	}
+	if id == "" {
+		return ring.Position{}, "", false
+	}
+	if f.cfg.Store != nil {
+		p, ok := f.cfg.Store.Last(id)
+		return p, id, ok
+	}
+	p, ok := f.cfg.Ring.Last(id)
+	return p, id, ok
 }
 
 // recvErr returns the stream's real error after a failed Send: grpc reports io.EOF from Send

@@ -34,6 +34,9 @@ type Meta struct {
 	HasOpFlags bool
 }
 
+// HasOpFlags reports whether records of type t carry op_flags.
+func HasOpFlags(t sysflowv1.RecordType) bool { return hasOpFlags(t) }
+
 // hasOpFlags reports whether records of type t carry op_flags.
 func hasOpFlags(t sysflowv1.RecordType) bool {
 	switch t {

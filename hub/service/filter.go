@@ -17,6 +17,7 @@ import (
 	"github.com/sysflux/sysflux/policy/condition"
 	"github.com/sysflux/sysflux/policy/engine"
 	"github.com/sysflux/sysflux/policy/entity"
+	"github.com/sysflux/sysflux/policy/field"
 	"github.com/sysflux/sysflux/policy/rules"
 	"github.com/sysflux/sysflux/policy/translate"
 )
@@ -299,15 +300,24 @@ func (f *recordFilter) table(agentID string) *entity.Table {
 
 // match reports whether e passes the filter.
 func (f *recordFilter) match(e *ring.Entry) bool {
-	if !isEvent(e.Type) && !slices.Contains(f.types, e.Type) {
+	return f.eval(e.Type, e.OpFlags, e.Raw, f.table(e.AgentID))
+}
+
+// eval reports whether a record of type t with these operation flags, encoded as raw, passes
+// the filter, with its references resolved by ents.
+func (f *recordFilter) eval(t sysflowv1.RecordType, flags int32, raw []byte, ents field.Entities) bool {
+	if !isEvent(t) && !slices.Contains(f.types, t) {
 		return true
 	}
+	if !f.set.CanMatch(t, flags, ring.HasOpFlags(t)) {
+		return false
+	}
 	f.rec.Reset()
-	if err := proto.Unmarshal(e.Raw, &f.rec); err != nil {
+	if err := proto.Unmarshal(raw, &f.rec); err != nil {
 		f.undecodable++
 		return false
 	}
 	matched := false
-	f.ev.Eval(f.set, &f.rec, f.table(e.AgentID), func(*engine.Rule) { matched = true })
+	f.ev.Eval(f.set, &f.rec, ents, func(*engine.Rule) { matched = true })
 	return matched
 }

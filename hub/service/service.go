@@ -19,10 +19,10 @@ import (
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
 	"github.com/sysflux/sysflux/gen/sysflux/hub/v1/hubv1connect"
-	policyv1 "github.com/sysflux/sysflux/gen/sysflux/policy/v1"
 	"github.com/sysflux/sysflux/gen/sysflux/policy/v1/policyv1connect"
 	"github.com/sysflux/sysflux/hub/alert"
 	"github.com/sysflux/sysflux/hub/ring"
+	"github.com/sysflux/sysflux/hub/store"
 	"github.com/sysflux/sysflux/policy/engine"
 )
 
@@ -43,6 +43,8 @@ type Config struct {
 	// Policy is the rule set in force, which the policy RPCs read and change; nil serves no
 	// policy RPCs.
 	Policy *engine.Active
+	// Store is where Query, GetProvenance and Export read stored records; nil serves none.
+	Store *store.Store
 	// ReadBatch is the most records read from the ring at a time; zero means 1024.
 	ReadBatch int
 	// Logger receives the service's logs; nil discards them.
@@ -82,6 +84,9 @@ func (s *Service) Handler(opts ...connect.HandlerOption) http.Handler {
 	mux.Handle(hubv1connect.HubServiceListAgentsProcedure, connect.NewUnaryHandler(
 		hubv1connect.HubServiceListAgentsProcedure, s.ListAgents,
 		append(opts, connect.WithSchema(methods.ByName("ListAgents")), connect.WithIdempotency(connect.IdempotencyNoSideEffects))...))
+	mux.Handle(hubv1connect.HubServiceQueryProcedure, connect.NewUnaryHandler(
+		hubv1connect.HubServiceQueryProcedure, s.Query,
+		append(opts, connect.WithSchema(methods.ByName("Query")), connect.WithIdempotency(connect.IdempotencyNoSideEffects))...))
 	services := []string{hubv1connect.HubServiceName}
 	if s.cfg.Policy != nil {
 		mux.Handle(policyv1connect.NewPolicyServiceHandler(newPolicyService(s.cfg.Policy, s.log.With("service", "policy")), opts...))
@@ -182,13 +187,7 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 	}
 	f, err := newFilter(req.Msg, files)
 	if err != nil {
-		cerr := connect.NewError(connect.CodeInvalidArgument, err)
-		if fe, ok := err.(*filterError); ok {
-			if d, derr := connect.NewErrorDetail(&policyv1.RulesErrors{Errors: fe.errs}); derr == nil {
-				cerr.AddDetail(d)
-			}
-		}
-		return cerr
+		return invalidArgument(err)
 	}
 	r := s.cfg.Ring
 	start, end := r.Bounds()

@@ -32,6 +32,7 @@
 //
 //	r time agent epoch seq            the record, in its protobuf encoding
 //	a agent-id                        the agent's number, node, last position and last time
+//	h address                         the agent last seen at an address the hub dials
 //	n node-id                         the node's number
 //	e node kind id                    the latest version of an entity (process, file, container, pod)
 //	u node kind id                    the last time a stored record referenced the entity

@@ -17,6 +17,7 @@ const LayoutVersion = 1
 const (
 	prefixVersion  = 0x00
 	prefixAgent    = 'a'
+	prefixAddress  = 'h'
 	prefixChildren = 'c'
 	prefixEntity   = 'e'
 	prefixNode     = 'n'

@@ -42,6 +42,7 @@ type Store struct {
 	mu         sync.Mutex
 	agents     map[string]*agentState
 	agentLocks map[string]*sync.Mutex
+	addrs      map[string]string // agent addresses to agent ids
 	nodes      map[string]uint32
 	nodeNames  map[uint32]string
 	nextAgent  uint32
@@ -104,7 +105,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{
 		db: db, opts: opts, log: log,
-		agents: map[string]*agentState{}, agentLocks: map[string]*sync.Mutex{},
+		agents: map[string]*agentState{}, agentLocks: map[string]*sync.Mutex{}, addrs: map[string]string{},
 		nodes: map[string]uint32{}, nodeNames: map[uint32]string{}, unsaved: map[string]uint32{},
 		used: map[entityRef]*usage{}, oldest: math.MinInt64,
 	}
@@ -151,6 +152,16 @@ func (s *Store) load() error {
 		}
 		s.agents[string(it.Key()[1:])] = a
 		s.nextAgent = max(s.nextAgent, a.idx+1)
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	it, err = s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixAddress}, UpperBound: []byte{prefixAddress + 1}})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		s.addrs[string(it.Key()[1:])] = string(it.Value())
 	}
 	if err := it.Close(); err != nil {
 		return err
@@ -214,6 +225,26 @@ func (s *Store) Last(agentID string) (ring.Position, bool) {
 		return ring.Position{}, false
 	}
 	return ring.Position{Epoch: a.epoch, Seq: a.seq}, true
+}
+
+// AgentAt returns the id of the agent last seen at an address, "" if none was.
+func (s *Store) AgentAt(addr string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrs[addr]
+}
+
+// SetAgentAt remembers that the agent at an address has this id, so that after a restart the
+// hub can resume it before it says who it is.
+func (s *Store) SetAgentAt(addr, agentID string) error {
+	s.mu.Lock()
+	same := s.addrs[addr] == agentID
+	s.addrs[addr] = agentID
+	s.mu.Unlock()
+	if same {
+		return nil
+	}
+	return s.db.Set(append([]byte{prefixAddress}, addr...), []byte(agentID), pebble.NoSync)
 }
 
 // agentLock returns the lock that serialises one agent's appends.

@@ -405,6 +405,28 @@ func (e *Evaluator) Eval(s *Set, rec *sysflowv1.Record, ents field.Entities, mat
 	}
 }
 
+// CanMatch reports whether any rule of s can match a record of type t with these operation
+// flags (hasFlags says whether records of its type carry any): when it cannot, Eval would call
+// no rule, and the record need not be decoded.
+func (s *Set) CanMatch(t sysflowv1.RecordType, flags int32, hasFlags bool) bool {
+	ti := s.byType[t]
+	if ti == nil {
+		return false
+	}
+	if len(ti.anyFlag) > 0 {
+		return true
+	}
+	if !hasFlags {
+		return false
+	}
+	for f := uint32(flags); f != 0; f &= f - 1 {
+		if len(ti.byBit[bits.TrailingZeros32(f)]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // mergeSorted appends the merge of the sorted a and b to out.
 func mergeSorted(out, a, b []int) []int {
 	i, j := 0, 0

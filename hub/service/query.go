@@ -1,0 +1,309 @@
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
+	policyv1 "github.com/sysflux/sysflux/gen/sysflux/policy/v1"
+	"github.com/sysflux/sysflux/hub/store"
+	"github.com/sysflux/sysflux/policy/engine"
+	"github.com/sysflux/sysflux/policy/field"
+)
+
+const (
+	defaultPageSize = 1000
+	maxPageSize     = 10000
+	// maxPageScan bounds the records one page reads: a selective filter over a large store
+	// returns a short (or empty) page with a token rather than scanning without end.
+	maxPageScan = 5_000_000
+)
+
+// selection is a validated set of selectors of a Query or Export.
+type selection struct {
+	rg      store.Range
+	anyType bool
+	types   [sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT + 1]bool
+	nodes   map[string]bool
+	filter  *recordFilter // nil without one
+	// ents resolves each node's entities, filled as the scan shows them.
+	ents map[string]*store.Entities
+	st   *store.Store
+}
+
+func (s *Service) newSelection(start, end *timestamppb.Timestamp, nodes []string, types []sysflowv1.RecordType, filter string, lang hubv1.FilterLanguage) (*selection, error) {
+	sel := &selection{rg: store.All, anyType: len(types) == 0, ents: map[string]*store.Entities{}, st: s.cfg.Store}
+	if start != nil {
+		if err := start.CheckValid(); err != nil {
+			return nil, fmt.Errorf("start_time: %w", err)
+		}
+		sel.rg.Start = timeNanos(start)
+	}
+	if end != nil {
+		if err := end.CheckValid(); err != nil {
+			return nil, fmt.Errorf("end_time: %w", err)
+		}
+		sel.rg.End = timeNanos(end)
+	}
+	if sel.rg.End < sel.rg.Start {
+		return nil, fmt.Errorf("end_time %s is before start_time %s", end.AsTime(), start.AsTime())
+	}
+	for _, t := range types {
+		if t <= sysflowv1.RecordType_RECORD_TYPE_UNSPECIFIED || t > sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT {
+			return nil, fmt.Errorf("record_types: unknown record type %d", t)
+		}
+		sel.types[t] = true
+	}
+	if len(nodes) > 0 {
+		sel.nodes = make(map[string]bool)
+		for _, n := range nodes {
+			sel.nodes[n] = true
+		}
+	}
+	var files []engine.File
+	if s.cfg.Policy != nil {
+		files = s.cfg.Policy.Files()
+	}
+	rf, err := compileFilter(filter, lang, files)
+	if err != nil {
+		return nil, err
+	}
+	sel.filter = rf
+	return sel, nil
+}
+
+// timeNanos returns t in nanoseconds, saturating at the int64 bounds.
+func timeNanos(t *timestamppb.Timestamp) int64 {
+	const maxSec = math.MaxInt64/1_000_000_000 - 1
+	switch s := t.GetSeconds(); {
+	case s > maxSec:
+		return math.MaxInt64
+	case s < -maxSec:
+		return math.MinInt64
+	}
+	return t.GetSeconds()*1e9 + int64(t.GetNanos())
+}
+
+// entities returns the resolver of a node's entities.
+func (sel *selection) entities(node string) *store.Entities {
+	e := sel.ents[node]
+	if e == nil {
+		e = sel.st.Entities(node)
+		sel.ents[node] = e
+	}
+	return e
+}
+
+// match reports whether a stored record passes the selectors. Entity records are kept by the
+// node's resolver for the records after them, whether they pass or not.
+func (sel *selection) match(it *store.Item) bool {
+	if sel.nodes != nil && !sel.nodes[string(it.Meta.NodeID)] {
+		return false
+	}
+	t := it.Meta.Type
+	if sel.filter != nil && !isEvent(t) && t != sysflowv1.RecordType_RECORD_TYPE_HEADER {
+		var rec sysflowv1.Record
+		if proto.Unmarshal(it.Raw, &rec) == nil {
+			sel.entities(string(it.Meta.NodeID)).Observe(&rec)
+		}
+	}
+	if !sel.anyType && !sel.types[t] {
+		return false
+	}
+	if sel.filter == nil {
+		return true
+	}
+	return sel.filter.eval(t, it.Meta.OpFlags, it.Raw, sel.entities(string(it.Meta.NodeID)))
+}
+
+// invalidArgument returns err as an INVALID_ARGUMENT error, with the positions of a filter's
+// errors as a detail.
+func invalidArgument(err error) *connect.Error {
+	cerr := connect.NewError(connect.CodeInvalidArgument, err)
+	var fe *filterError
+	if errors.As(err, &fe) {
+		if d, derr := connect.NewErrorDetail(&policyv1.RulesErrors{Errors: fe.errs}); derr == nil {
+			cerr.AddDetail(d)
+		}
+	}
+	return cerr
+}
+
+var errNoStore = connect.NewError(connect.CodeUnimplemented, errors.New("this hub keeps no store: start it with a data directory"))
+
+// Query returns one page of stored records.
+func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryRequest]) (*connect.Response[hubv1.QueryResponse], error) {
+	if s.cfg.Store == nil {
+		return nil, errNoStore
+	}
+	q := req.Msg
+	size := int(q.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, invalidArgument(fmt.Errorf("page_size: %d is negative", size))
+	case size == 0:
+		size = defaultPageSize
+	case size > maxPageSize:
+		size = maxPageSize
+	}
+	sel, err := s.newSelection(q.GetStartTime(), q.GetEndTime(), q.GetNodeIds(), q.GetRecordTypes(), q.GetFilter(), q.GetFilterLanguage())
+	if err != nil {
+		return nil, invalidArgument(err)
+	}
+	hash := queryHash(q)
+	if q.GetPageToken() != "" {
+		after, err := parsePageToken(q.GetPageToken(), hash)
+		if err != nil {
+			return nil, invalidArgument(err)
+		}
+		sel.rg.After = after
+	}
+	var (
+		resp    = &hubv1.QueryResponse{}
+		lastKey []byte
+		more    bool
+	)
+	err = s.cfg.Store.Scan(ctx, sel.rg, func(it *store.Item) (bool, error) {
+		resp.ScannedRecords++
+		if !sel.match(it) {
+			if resp.ScannedRecords >= maxPageScan {
+				lastKey, more = slices.Clone(it.Key), true
+				return false, nil
+			}
+			return true, nil
+		}
+		if len(resp.Records) == size {
+			more = true // another record matches: the page ends before it
+			return false, nil
+		}
+		rec := new(sysflowv1.Record)
+		if err := proto.Unmarshal(it.Raw, rec); err != nil {
+			return false, fmt.Errorf("stored record %s/%d/%d: %w", it.Meta.AgentID, it.Meta.Epoch, it.Meta.Seq, err)
+		}
+		resp.Records = append(resp.Records, rec)
+		lastKey = append(lastKey[:0], it.Key...)
+		if resp.ScannedRecords >= maxPageScan {
+			more = true
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, connect.NewError(connect.CodeCanceled, ctx.Err())
+		}
+		return nil, connect.NewError(connect.CodeInternal, err)
+	}
+	if more {
+		resp.NextPageToken = pageToken(hash, lastKey)
+	}
+	resp.Entities = sel.referenced(resp.Records)
+	return connect.NewResponse(resp), nil
+}
+
+// referenced returns the entities recs reference, each once: processes with their containers
+// and pods, and files.
+func (sel *selection) referenced(recs []*sysflowv1.Record) []*sysflowv1.Record {
+	var (
+		out  []*sysflowv1.Record
+		seen = map[string]bool{}
+	)
+	add := func(node, key string, rec *sysflowv1.Record) {
+		if seen[node+"\x00"+key] {
+			return
+		}
+		seen[node+"\x00"+key] = true
+		rec.NodeId = node
+		out = append(out, rec)
+	}
+	var container func(node, id string, ents field.Entities)
+	container = func(node, id string, ents field.Entities) {
+		if id == "" {
+			return
+		}
+		c := ents.Container(id)
+		if c == nil {
+			return
+		}
+		add(node, "c"+id, &sysflowv1.Record{Rec: &sysflowv1.Record_Container{Container: c}})
+		if pid := c.GetPodId(); pid != "" {
+			if p := ents.Pod(pid); p != nil {
+				add(node, "k"+pid, &sysflowv1.Record{Rec: &sysflowv1.Record_Pod{Pod: p}})
+			}
+		}
+	}
+	for _, r := range recs {
+		node := r.GetNodeId()
+		ents := sel.entities(node)
+		if oid := field.ProcOID(r); oid != nil {
+			if p := ents.Process(oid); p != nil {
+				add(node, fmt.Sprintf("p%d/%d", oid.GetHpid(), oid.GetCreateTs()), &sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: p}})
+				container(node, p.GetContainerId(), ents)
+			}
+		}
+		for _, foid := range fileOIDs(r) {
+			if f := ents.File(foid); f != nil {
+				add(node, "f"+string(foid), &sysflowv1.Record{Rec: &sysflowv1.Record_File{File: f}})
+				container(node, f.GetContainerId(), ents)
+			}
+		}
+	}
+	return out
+}
+
+// fileOIDs returns the object ids of the files a record references.
+func fileOIDs(r *sysflowv1.Record) [][]byte {
+	switch x := r.GetRec().(type) {
+	case *sysflowv1.Record_FileFlow:
+		return [][]byte{x.FileFlow.GetFileOid()}
+	case *sysflowv1.Record_FileEvent:
+		if len(x.FileEvent.GetNewFileOid()) > 0 {
+			return [][]byte{x.FileEvent.GetFileOid(), x.FileEvent.GetNewFileOid()}
+		}
+		return [][]byte{x.FileEvent.GetFileOid()}
+	}
+	return nil
+}
+
+// queryHash identifies what a query selects, so that a page token is used only with the query
+// that returned it.
+func queryHash(q *hubv1.QueryRequest) uint64 {
+	c := proto.CloneOf(q)
+	c.PageToken, c.PageSize = "", 0
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(c)
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
+const pageTokenVersion = 1
+
+// pageToken encodes where the next page starts: after the record with key last.
+func pageToken(hash uint64, last []byte) string {
+	b := []byte{pageTokenVersion}
+	b = binary.BigEndian.AppendUint64(b, hash)
+	b = append(b, last...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func parsePageToken(tok string, hash uint64) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(b) < 10 || b[0] != pageTokenVersion {
+		return nil, errors.New("page_token: not a token this hub returned")
+	}
+	if binary.BigEndian.Uint64(b[1:9]) != hash {
+		return nil, errors.New("page_token: the token belongs to a query with other selectors")
+	}
+	return b[9:], nil
+}
