@@ -215,51 +215,67 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryReq
 // referenced returns the entities recs reference, each once: processes with their containers
 // and pods, and files.
 func (sel *selection) referenced(recs []*sysflowv1.Record) []*sysflowv1.Record {
-	var (
-		out  []*sysflowv1.Record
-		seen = map[string]bool{}
-	)
-	add := func(node, key string, rec *sysflowv1.Record) {
-		if seen[node+"\x00"+key] {
-			return
-		}
-		seen[node+"\x00"+key] = true
-		rec.NodeId = node
-		out = append(out, rec)
-	}
-	var container func(node, id string, ents field.Entities)
-	container = func(node, id string, ents field.Entities) {
-		if id == "" {
-			return
-		}
-		c := ents.Container(id)
-		if c == nil {
-			return
-		}
-		add(node, "c"+id, &sysflowv1.Record{Rec: &sysflowv1.Record_Container{Container: c}})
-		if pid := c.GetPodId(); pid != "" {
-			if p := ents.Pod(pid); p != nil {
-				add(node, "k"+pid, &sysflowv1.Record{Rec: &sysflowv1.Record_Pod{Pod: p}})
-			}
-		}
-	}
+	c := refCollector{sel: sel, seen: map[string]bool{}}
 	for _, r := range recs {
-		node := r.GetNodeId()
-		ents := sel.entities(node)
-		if oid := field.ProcOID(r); oid != nil {
-			if p := ents.Process(oid); p != nil {
-				add(node, fmt.Sprintf("p%d/%d", oid.GetHpid(), oid.GetCreateTs()), &sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: p}})
-				container(node, p.GetContainerId(), ents)
-			}
-		}
-		for _, foid := range fileOIDs(r) {
-			if f := ents.File(foid); f != nil {
-				add(node, "f"+string(foid), &sysflowv1.Record{Rec: &sysflowv1.Record_File{File: f}})
-				container(node, f.GetContainerId(), ents)
-			}
+		c.record(r.GetNodeId(), r)
+	}
+	return c.out
+}
+
+// refCollector collects the entities records reference, each once.
+type refCollector struct {
+	sel  *selection
+	seen map[string]bool
+	out  []*sysflowv1.Record
+}
+
+func (c *refCollector) add(node, key string, rec *sysflowv1.Record) {
+	if c.seen[node+"\x00"+key] {
+		return
+	}
+	c.seen[node+"\x00"+key] = true
+	rec.NodeId = node
+	c.out = append(c.out, rec)
+}
+
+// record collects what r references.
+func (c *refCollector) record(node string, r *sysflowv1.Record) {
+	ents := c.sel.entities(node)
+	if oid := field.ProcOID(r); oid != nil {
+		if p := ents.Process(oid); p != nil {
+			c.add(node, fmt.Sprintf("p%d/%d", oid.GetHpid(), oid.GetCreateTs()), &sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: p}})
+			c.container(node, p.GetContainerId())
 		}
 	}
-	return out
+	c.files(node, r)
+}
+
+// files collects the files r references, with their containers.
+func (c *refCollector) files(node string, r *sysflowv1.Record) {
+	for _, foid := range fileOIDs(r) {
+		if f := c.sel.entities(node).File(foid); f != nil {
+			c.add(node, "f"+string(foid), &sysflowv1.Record{Rec: &sysflowv1.Record_File{File: f}})
+			c.container(node, f.GetContainerId())
+		}
+	}
+}
+
+// container collects a container and its pod.
+func (c *refCollector) container(node, id string) {
+	if id == "" {
+		return
+	}
+	ents := c.sel.entities(node)
+	ct := ents.Container(id)
+	if ct == nil {
+		return
+	}
+	c.add(node, "c"+id, &sysflowv1.Record{Rec: &sysflowv1.Record_Container{Container: ct}})
+	if pid := ct.GetPodId(); pid != "" {
+		if p := ents.Pod(pid); p != nil {
+			c.add(node, "k"+pid, &sysflowv1.Record{Rec: &sysflowv1.Record_Pod{Pod: p}})
+		}
+	}
 }
 
 // fileOIDs returns the object ids of the files a record references.
