@@ -198,7 +198,7 @@ func TestQuery(t *testing.T) {
 		{name: "everything, one page", req: &hubv1.QueryRequest{PageSize: 10000}},
 		{name: "everything, pages of 333", req: &hubv1.QueryRequest{PageSize: 333}},
 		{name: "middle third of node-a's file flows",
-			req:   &hubv1.QueryRequest{StartTime: ts(lo), EndTime: ts(hi), NodeIds: []string{"node-a"}, RecordTypes: flowTypes[:1], PageSize: 250},
+			req: &hubv1.QueryRequest{StartTime: ts(lo), EndTime: ts(hi), NodeIds: []string{"node-a"}, RecordTypes: flowTypes[:1], PageSize: 250},
 		},
 		{name: "falco filter, events only",
 			req:   &hubv1.QueryRequest{Filter: falcoShellExec, RecordTypes: flowTypes, PageSize: 2},
@@ -309,7 +309,6 @@ func TestQuery(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
 
 // waitStored waits until the hub has stored every record of each agent.
 func waitStored(t *testing.T, c hubv1connect.HubServiceClient, totals map[string]int64) {
