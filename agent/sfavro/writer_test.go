@@ -371,6 +371,54 @@ func TestWriterNotRepresentable(t *testing.T) {
 	}
 }
 
+func TestWriterFlush(t *testing.T) {
+	recs := sampleRecords()
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, header := w.Written()
+	if header != int64(buf.Len()) || header < int64(len(v5Schema)) {
+		t.Fatalf("after NewWriter, Written() bytes = %d; %d bytes written", header, buf.Len())
+	}
+	for i, r := range recs[:3] {
+		if err := w.Write(r); err != nil {
+			t.Fatalf("Write(record %d): %v", i, err)
+		}
+	}
+	if n, b := w.Written(); n != 3 || b != header {
+		t.Errorf("before Flush, Written() = %d, %d, want 3, %d", n, b, header)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil { // no records: no block
+		t.Fatal(err)
+	}
+	if _, b := w.Written(); b != int64(buf.Len()) || b <= header {
+		t.Errorf("after Flush, Written() bytes = %d; %d bytes written", b, buf.Len())
+	}
+	// What a reader sees so far is a complete file of the records written.
+	if diff := cmp.Diff(recs[:3], readRecords(t, bytes.Clone(buf.Bytes())), protocmp.Transform()); diff != "" {
+		t.Errorf("file after Flush (-want +got):\n%s", diff)
+	}
+	for _, r := range recs[3:] {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(recs, readRecords(t, buf.Bytes()), protocmp.Transform()); diff != "" {
+		t.Errorf("file after Close (-want +got):\n%s", diff)
+	}
+	if _, blocks := ocfMeta(t, buf.Bytes()); blocks != 2 {
+		t.Errorf("%d blocks, want 2", blocks)
+	}
+}
+
 // errWriter fails every write after the first n bytes.
 type errWriter struct{ n int }
 
