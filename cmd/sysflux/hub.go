@@ -47,8 +47,8 @@ func (f *hubFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.sidekickURL, "sidekick-url", "", "post alerts to Falcosidekick at this URL, as Falco's http_output does (e.g. http://127.0.0.1:2801/)")
 	cmd.Flags().BoolVar(&f.noDefaultRules, "no-default-rules", false, "start without rules when no --rules is given, rather than with Falco's default rules")
 	cmd.Flags().StringVar(&f.data, "data", defaultDataDir(), `directory of the hub's durable store; "" keeps records in memory only (no Query or Export)`)
-	cmd.Flags().DurationVar(&f.retentionAge, "retention-age", 15*24*time.Hour, "keep records this far back from the newest one stored (0 keeps all)")
-	cmd.Flags().StringVar(&f.retentionSize, "retention-size", "0", "remove the oldest records when the store is larger than this (e.g. 20GiB; 0 sets no bound)")
+	cmd.Flags().DurationVar(&f.retentionAge, "retention-age", 0, "keep records this far back from the newest one stored, or from now if that is earlier (e.g. 360h; 0 keeps records of any age)")
+	cmd.Flags().StringVar(&f.retentionSize, "retention-size", "10GiB", "remove the oldest records when the store is larger than this (0 sets no bound)")
 }
 
 // defaultDataDir is the store's directory under the user's state directory:

@@ -1,6 +1,7 @@
 package fanin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -466,6 +467,15 @@ func (f *Fanin) Status() []*hubv1.AgentStatus {
 		}
 		if c.agentID != "" && c.last != (ring.Position{}) {
 			s.LastPosition = &sysflowv1.Position{AgentId: c.agentID, Epoch: c.last.Epoch, Seq: c.last.Seq}
+		}
+		if f.cfg.Store != nil && s.LastPosition == nil {
+			// Before the agent's first batch since the hub started: what the store holds.
+			if id := cmp.Or(c.agentID, f.cfg.Store.AgentAt(c.addr)); id != "" {
+				if p, ok := f.cfg.Store.Last(id); ok {
+					s.AgentId = id
+					s.LastPosition = &sysflowv1.Position{AgentId: id, Epoch: p.Epoch, Seq: p.Seq}
+				}
+			}
 		}
 		if !c.connectTime.IsZero() {
 			s.ConnectTime = timestamppb.New(c.connectTime)
