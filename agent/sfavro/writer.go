@@ -30,7 +30,9 @@ var ErrNotRepresentable = errors.New("not representable in SysFlow v5")
 // WriterOptions.BlockRecords is not positive. Measured on sfprocessor_k8s_small.sf
 // (BenchmarkWriter), blocks of 4096 records take 13% fewer bytes than blocks of 256 records,
 // about the 16 KiB of encoded records that the SysFlow collector puts in a block, and 2.4% fewer
-// than blocks of 1024 records, at the same speed; one block for all 6173 records gains 0.6% more.
+// than blocks of 1024 records; they write about 15% and 5% slower than those, some 450,000
+// records per second on one core, deflate included. One block for all 6173 records takes 0.6%
+// fewer bytes again.
 const DefaultBlockRecords = 4096
 
 // maxBlockBytes bounds the encoded records of one block, whatever their count, so that a block
