@@ -84,6 +84,8 @@ and serves them to any gRPC, gRPC-Web or Connect client.`,
 		newUpCommand(logs),
 		newTailCommand(logs),
 		newRulesCommand(),
+		newQueryCommand(logs),
+		newProvenanceCommand(logs),
 	)
 	return root
 }
