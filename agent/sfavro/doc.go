@@ -17,7 +17,7 @@
 // values map by symbol name, and a protobuf enum value is the Avro symbol's index plus one.
 //
 // A Writer writes records to a SysFlow file as the SysFlow collector does: schema version 5
-// (SysFlow.avsc, embedded byte for byte as the file's avro.schema), deflate-compressed blocks.
+// (SysFlow.avsc, embedded byte for byte, stored compacted as the file's avro.schema), deflate-compressed blocks.
 // It refuses, with an error wrapping ErrNotRepresentable, what SysFlow v5 cannot hold, such as
 // IPv6 addresses; the file stays valid.
 //
