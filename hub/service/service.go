@@ -90,6 +90,9 @@ func (s *Service) Handler(opts ...connect.HandlerOption) http.Handler {
 	mux.Handle(hubv1connect.HubServiceGetProvenanceProcedure, connect.NewUnaryHandler(
 		hubv1connect.HubServiceGetProvenanceProcedure, s.GetProvenance,
 		append(opts, connect.WithSchema(methods.ByName("GetProvenance")), connect.WithIdempotency(connect.IdempotencyNoSideEffects))...))
+	mux.Handle(hubv1connect.HubServiceExportProcedure, connect.NewServerStreamHandler(
+		hubv1connect.HubServiceExportProcedure, s.Export,
+		append(opts, connect.WithSchema(methods.ByName("Export")))...))
 	services := []string{hubv1connect.HubServiceName}
 	if s.cfg.Policy != nil {
 		mux.Handle(policyv1connect.NewPolicyServiceHandler(newPolicyService(s.cfg.Policy, s.log.With("service", "policy")), opts...))

@@ -1,0 +1,150 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
+	"github.com/sysflux/sysflux/hub/export"
+	"github.com/sysflux/sysflux/hub/store"
+	"github.com/sysflux/sysflux/policy/field"
+)
+
+const (
+	// exportChunkBytes is about the most file bytes sent in one ExportChunk.
+	exportChunkBytes = 1 << 20
+	// exportProgressEvery is how often an export reports its progress.
+	exportProgressEvery = 250 * time.Millisecond
+)
+
+// Export streams stored records as SysFlow files.
+func (s *Service) Export(ctx context.Context, req *connect.Request[hubv1.ExportRequest], stream *connect.ServerStream[hubv1.ExportResponse]) error {
+	if s.cfg.Store == nil {
+		return errNoStore
+	}
+	q := req.Msg
+	if q.GetMaxFileBytes() < 0 {
+		return invalidArgument(fmt.Errorf("max_file_bytes: %d is negative", q.GetMaxFileBytes()))
+	}
+	var maxDur time.Duration
+	if d := q.GetMaxFileDuration(); d != nil {
+		if err := d.CheckValid(); err != nil {
+			return invalidArgument(fmt.Errorf("max_file_duration: %w", err))
+		}
+		if maxDur = d.AsDuration(); maxDur < 0 {
+			return invalidArgument(fmt.Errorf("max_file_duration: %v is negative", maxDur))
+		}
+	}
+	sel, err := s.newSelection(q.GetStartTime(), q.GetEndTime(), q.GetNodeIds(), q.GetRecordTypes(), q.GetFilter(), q.GetFilterLanguage())
+	if err != nil {
+		return invalidArgument(err)
+	}
+	out := &exportStream{stream: stream, bufs: map[int]*hubv1.ExportChunk{}}
+	x := export.New(export.Config{
+		Entities:        func(node string) field.Entities { return sel.entities(node) },
+		MaxFileBytes:    q.GetMaxFileBytes(),
+		MaxFileDuration: maxDur,
+		Exporter:        q.GetExporter(),
+		Sink:            out.chunk,
+	})
+	progress := &hubv1.ExportProgress{}
+	if oldest, newest, ok := s.cfg.Store.Bounds(); ok {
+		progress.StartTime = timestamppb.New(time.Unix(0, max(oldest, sel.rg.Start)))
+		progress.EndTime = timestamppb.New(time.Unix(0, min(newest, sel.rg.End)))
+		if sel.rg.End != math.MaxInt64 && sel.rg.End > newest {
+			progress.EndTime = timestamppb.New(time.Unix(0, newest))
+		}
+	}
+	next := time.Now().Add(exportProgressEvery)
+	var scanned int64
+	err = s.cfg.Store.Scan(ctx, sel.rg, func(it *store.Item) (bool, error) {
+		scanned++
+		if scanned&1023 == 0 && time.Now().After(next) {
+			next = time.Now().Add(exportProgressEvery)
+			progress.ScannedRecords, progress.WrittenRecords = scanned, x.Stats().Written
+			progress.Time = timestamppb.New(time.Unix(0, it.Time))
+			if err := stream.Send(&hubv1.ExportResponse{Item: &hubv1.ExportResponse_Progress{Progress: progress}}); err != nil {
+				return false, err
+			}
+		}
+		if !sel.match(it) {
+			return true, nil
+		}
+		rec := new(sysflowv1.Record)
+		if err := proto.Unmarshal(it.Raw, rec); err != nil {
+			return false, fmt.Errorf("stored record %s/%d/%d: %w", it.Meta.AgentID, it.Meta.Epoch, it.Meta.Seq, err)
+		}
+		return true, x.Add(rec)
+	})
+	if err == nil {
+		err = x.Close()
+	}
+	if err == nil {
+		err = out.flushAll()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return connect.NewError(connect.CodeCanceled, ctx.Err())
+		}
+		var cerr *connect.Error
+		if errors.As(err, &cerr) {
+			return err
+		}
+		return connect.NewError(connect.CodeInternal, err)
+	}
+	st := x.Stats()
+	return stream.Send(&hubv1.ExportResponse{Item: &hubv1.ExportResponse_Summary{Summary: &hubv1.ExportSummary{
+		WrittenRecords: st.Written, SkippedRecords: st.Skipped, Files: int32(st.Files),
+		WrittenBytes: st.Bytes, ScannedRecords: scanned,
+	}}})
+}
+
+// exportStream gathers an Exporter's chunks into ExportChunks of about exportChunkBytes.
+type exportStream struct {
+	stream *connect.ServerStream[hubv1.ExportResponse]
+	bufs   map[int]*hubv1.ExportChunk // the unsent bytes of each open file
+}
+
+func (e *exportStream) chunk(c export.Chunk) error {
+	b := e.bufs[c.File]
+	if b == nil {
+		b = &hubv1.ExportChunk{FileIndex: int32(c.File), NodeId: c.Node, FileStartTime: timestamppb.New(time.Unix(0, c.Start))}
+		e.bufs[c.File] = b
+	}
+	b.Data = append(b.Data, c.Data...)
+	if len(b.Data) < exportChunkBytes && !c.End {
+		return nil
+	}
+	if c.End {
+		delete(e.bufs, c.File)
+	}
+	return e.send(b)
+}
+
+func (e *exportStream) send(b *hubv1.ExportChunk) error {
+	if len(b.Data) == 0 {
+		return nil
+	}
+	err := e.stream.Send(&hubv1.ExportResponse{Item: &hubv1.ExportResponse_Chunk{Chunk: b}})
+	b.Data = b.Data[:0]
+	return err
+}
+
+// flushAll sends what remains of every file.
+func (e *exportStream) flushAll() error {
+	for i, b := range e.bufs {
+		if err := e.send(b); err != nil {
+			return err
+		}
+		delete(e.bufs, i)
+	}
+	return nil
+}
