@@ -86,6 +86,7 @@ and serves them to any gRPC, gRPC-Web or Connect client.`,
 		newRulesCommand(),
 		newQueryCommand(logs),
 		newProvenanceCommand(logs),
+		newExportCommand(logs),
 	)
 	return root
 }
