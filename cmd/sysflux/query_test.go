@@ -140,6 +140,17 @@ func TestQuery(t *testing.T) {
 				}
 			}
 		}
+		// A filter on the process's name, which changes when a process execs: a page must read
+		// each record's process as one page does, whatever the records before it on earlier pages.
+		filter := []string{"--all", "--type", "process_event,file_flow,network_flow", "--filter", "proc.name = sh"}
+		one = queryRecords(t, append(append(slices.Clone(hub), filter...), "--page-size", "10000")...)
+		for _, size := range []string{"1", "2", "10"} {
+			paged := queryRecords(t, append(append(slices.Clone(hub), filter...), "--page-size", size)...)
+			if g, w := seqs(paged), seqs(one); !slices.Equal(g, w) {
+				t.Errorf("query %q --page-size %s: %d records, want the %d of one page; missing %v, extra %v",
+					filter, size, len(g), len(w), missing(g, w), missing(w, g))
+			}
+		}
 		code, _, errOut := runSplit(t, append(hub, "query", "--all", "--page-size", "100", "--type", "file_flow")...)
 		if code != 0 || !strings.Contains(errOut, "pages") {
 			t.Errorf("query --page-size 100: exit %d, stderr %q; want a count of several pages", code, errOut)
@@ -314,6 +325,17 @@ func TestQuery(t *testing.T) {
 			}
 		}
 	})
+}
+
+// missing returns the elements of want that got lacks.
+func missing(got, want []int64) []int64 {
+	var out []int64
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 func mapsEqual(a, b map[string]int) bool {
