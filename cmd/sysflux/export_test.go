@@ -17,6 +17,7 @@ import (
 	"github.com/sysflux/sysflux/clients/go/sysflux"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
+	"github.com/sysflux/sysflux/policy/field"
 )
 
 // readSysFlow reads a SysFlow file, failing the test unless sfavro reads all of it.
@@ -69,7 +70,7 @@ func checkSelfContained(t *testing.T, name string, recs []*sysflowv1.Record) {
 		case r.GetFile() != nil:
 			files[string(r.GetFile().GetOid())] = true
 		case isEventOrFlow(r):
-			if oid := refProcOID(r); oid != nil && !procs[[2]int64{oid.GetHpid(), oid.GetCreateTs()}] {
+			if oid := field.ProcOID(r); oid != nil && !procs[[2]int64{oid.GetHpid(), oid.GetCreateTs()}] {
 				t.Errorf("%s: record %d (%s) comes before its process %d", name, i, sysflux.TypeName(r), oid.GetHpid())
 				return
 			}

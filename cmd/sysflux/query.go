@@ -23,6 +23,7 @@ import (
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
 	policyv1 "github.com/sysflux/sysflux/gen/sysflux/policy/v1"
+	"github.com/sysflux/sysflux/policy/field"
 )
 
 // defaultQueryLimit is how many records query prints without --limit or --all.
@@ -342,7 +343,7 @@ func entityFileKey(node string, oid []byte) string { return node + "\x00f" + str
 func references(rec *sysflowv1.Record, procs map[string]*sysflowv1.Process) []string {
 	node := rec.GetNodeId()
 	var keys []string
-	if oid := refProcOID(rec); oid != nil {
+	if oid := field.ProcOID(rec); oid != nil {
 		k := entityProcKey(node, oid)
 		keys = append(keys, k)
 		if p := procs[k]; p != nil && p.GetContainerId() != "" {
@@ -353,27 +354,6 @@ func references(rec *sysflowv1.Record, procs map[string]*sysflowv1.Process) []st
 		keys = append(keys, entityFileKey(node, f))
 	}
 	return keys
-}
-
-// refProcOID returns the object id of the process a record is about, nil for none.
-func refProcOID(rec *sysflowv1.Record) *sysflowv1.OID {
-	switch x := rec.GetRec().(type) {
-	case *sysflowv1.Record_Process:
-		return x.Process.GetOid()
-	case *sysflowv1.Record_ProcessEvent:
-		return x.ProcessEvent.GetProcOid()
-	case *sysflowv1.Record_NetworkFlow:
-		return x.NetworkFlow.GetProcOid()
-	case *sysflowv1.Record_FileFlow:
-		return x.FileFlow.GetProcOid()
-	case *sysflowv1.Record_FileEvent:
-		return x.FileEvent.GetProcOid()
-	case *sysflowv1.Record_NetworkEvent:
-		return x.NetworkEvent.GetProcOid()
-	case *sysflowv1.Record_ProcessFlow:
-		return x.ProcessFlow.GetProcOid()
-	}
-	return nil
 }
 
 // refFileOIDs returns the object ids of the files a record references.
@@ -486,7 +466,7 @@ func (t *tablePrinter) printPage(records, entities []*sysflowv1.Record) error {
 	ents := newEntityIndex(entities)
 	for _, rec := range records {
 		fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\n", formatTime(sysflux.Time(rec)), rec.GetNodeId(), sysflux.TypeName(rec),
-			ents.procName(rec.GetNodeId(), refProcOID(rec)), ents.summary(rec))
+			ents.procName(rec.GetNodeId(), field.ProcOID(rec)), ents.summary(rec))
 	}
 	return t.tw.Flush()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/sysflux/sysflux/clients/go/sysflux"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
+	"github.com/sysflux/sysflux/policy/field"
 )
 
 // storeTrace is the trace the store tests replay: one node, 6173 records of every kind.
@@ -294,7 +295,7 @@ func TestQuery(t *testing.T) {
 			case r.GetContainer() != nil, r.GetPod() != nil:
 			default:
 				events++
-				oid := refProcOID(r)
+				oid := field.ProcOID(r)
 				if !procs[[2]int64{oid.GetHpid(), oid.GetCreateTs()}] {
 					t.Errorf("query --entities: %s of process %d before the process", sysflux.TypeName(r), oid.GetHpid())
 				}
@@ -411,7 +412,7 @@ func TestProvenance(t *testing.T) {
 				}
 				children[keyOf(p.GetPoid())][keyOf(p.GetOid())] = true
 			}
-		} else if oid := refProcOID(r); oid != nil {
+		} else if oid := field.ProcOID(r); oid != nil {
 			records[keyOf(oid)]++
 		}
 	}
