@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 )
@@ -75,22 +76,33 @@ type WriterOptions struct {
 // does, except that it writes map entries (a pod's labels and selectors) in key order where
 // goavro writes them in Go's random map order.
 //
-// A Writer buffers records and writes each block to the underlying writer in one Write call. It
-// is not safe for concurrent use.
+// A Writer buffers records and writes each block to the underlying writer in one Write call. A
+// full block is compressed and written on a goroutine of its own while the Writer encodes the
+// next one; Flush and Close wait for it. A Writer is not safe for concurrent use.
 type Writer struct {
 	w       io.Writer
 	maxRecs int
 	sync    [16]byte
 	block   []byte // the encoded records of the current block
 	blockN  int    // records in block
+	spare   []byte // a block buffer not in use
 	zbuf    bytes.Buffer
 	zw      *flate.Writer
 	zwSmall *flate.Writer // for blocks under smallBlockBytes; nil until one is written
 	out     []byte        // the current block as written: count, size, compressed records, sync marker
 	records int64
-	written int64
+	written atomic.Int64
+	// pending, while a full block is written in the background, receives the block's buffer
+	// and the error writing it when that is done.
+	pending chan written
 	err     error // sticky error of the underlying writer
 	closed  bool
+}
+
+// written is a block written in the background: its buffer, for reuse, and the error writing it.
+type written struct {
+	block []byte
+	err   error
 }
 
 var errClosed = errors.New("writer closed")
@@ -109,7 +121,7 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 		return nil, err
 	}
 	wr.zw = zw
-	if err := wr.emit(appendHeader(nil, wr.sync)); err != nil {
+	if err := wr.emit(appendHeader(nil, wr.sync)); err != nil { // wr is not returned
 		return nil, fmt.Errorf("write header: %w", err)
 	}
 	return wr, nil
@@ -151,52 +163,88 @@ func (w *Writer) Write(rec *sysflowv1.Record) error {
 	w.blockN++
 	w.records++
 	if w.blockN >= w.maxRecs || len(w.block) >= maxBlockBytes {
-		return w.Flush()
+		return w.handOff()
 	}
 	return nil
 }
 
+// handOff starts writing the current block in the background, once the one before is written.
+func (w *Writer) handOff() error {
+	if err := w.wait(); err != nil {
+		return err
+	}
+	block, n := w.block, w.blockN
+	w.block, w.blockN = w.spare[:0], 0
+	done := make(chan written, 1)
+	w.pending = done
+	go func() {
+		err := w.writeBlock(block, n) // touches no field the caller's side uses until wait
+		done <- written{block, err}
+	}()
+	return nil
+}
+
+// wait waits for the block being written in the background, if any, and returns the Writer's
+// error.
+func (w *Writer) wait() error {
+	if w.pending != nil {
+		r := <-w.pending
+		w.spare, w.pending = r.block[:0], nil
+		if r.err != nil && w.err == nil {
+			w.err = r.err
+		}
+	}
+	return w.err
+}
+
 // Flush compresses the buffered records and writes them to the underlying writer as one block,
-// if there are any.
+// if there are any, after the block being written in the background.
 func (w *Writer) Flush() error {
-	if w.err != nil {
-		return w.err
+	if err := w.wait(); err != nil {
+		return err
 	}
 	if w.blockN == 0 {
 		return nil
 	}
+	err := w.writeBlock(w.block, w.blockN)
+	w.block, w.blockN = w.block[:0], 0
+	if err != nil {
+		w.err = err
+	}
+	return err
+}
+
+// writeBlock compresses n encoded records and writes them as one block. Only one block is
+// written at a time.
+func (w *Writer) writeBlock(block []byte, n int) error {
 	w.zbuf.Reset()
 	zw := w.zw
-	if len(w.block) < smallBlockBytes {
+	if len(block) < smallBlockBytes {
 		if w.zwSmall == nil {
 			w.zwSmall, _ = flate.NewWriter(&w.zbuf, flate.BestCompression) // the level is valid
 		}
 		zw = w.zwSmall
 	}
 	zw.Reset(&w.zbuf)
-	if _, err := zw.Write(w.block); err != nil {
+	if _, err := zw.Write(block); err != nil {
 		return err
 	}
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	out := appendLong(w.out[:0], int64(w.blockN))
+	out := appendLong(w.out[:0], int64(n))
 	out = appendLong(out, int64(w.zbuf.Len()))
 	out = append(out, w.zbuf.Bytes()...)
 	out = append(out, w.sync[:]...)
 	w.out = out
-	w.block, w.blockN = w.block[:0], 0
 	return w.emit(out)
 }
 
 func (w *Writer) emit(b []byte) error {
 	n, err := w.w.Write(b)
-	w.written += int64(n)
+	w.written.Add(int64(n))
 	if err == nil && n < len(b) {
 		err = io.ErrShortWrite
-	}
-	if err != nil {
-		w.err = err
 	}
 	return err
 }
@@ -214,9 +262,10 @@ func (w *Writer) Close() error {
 }
 
 // Written returns the number of records Write accepted, those of the current block included,
-// and the number of bytes written to the underlying writer so far.
+// and the number of bytes written to the underlying writer so far (which a block being written
+// in the background adds to when it is done).
 func (w *Writer) Written() (records, bytes int64) {
-	return w.records, w.written
+	return w.records, w.written.Load()
 }
 
 // Avro binary encoding (Avro specification 1.11, "Binary Encoding"). The appendX functions

@@ -30,12 +30,12 @@ func ExampleExporter() {
 	}
 	defer os.RemoveAll(dir)
 
-	// Write each file to disk as its chunks come; a new file every 13 KB or so, of which the
-	// header takes 11.5.
+	// Write each file to disk as its chunks come; a new file every 7 KB or so, of which the
+	// header takes 6.
 	open := make(map[int]*os.File)
 	x := export.New(export.Config{
 		Entities:     func(node string) field.Entities { return ents },
-		MaxFileBytes: 13 << 10,
+		MaxFileBytes: 7 << 10,
 		Sink: func(c export.Chunk) error {
 			f, ok := open[c.File]
 			if !ok {
@@ -73,7 +73,8 @@ func ExampleExporter() {
 	}
 	fmt.Printf("%+v\n", x.Stats())
 	// Output:
-	// node-a-0.sf: 58 records, the first a header from node-a
-	// node-a-1.sf: 9 records, the first a header from node-a
-	// {Written:67 Skipped:0 Unresolved:0 Files:2 Bytes:28904}
+	// node-a-0.sf: 30 records, the first a header from node-a
+	// node-a-1.sf: 30 records, the first a header from node-a
+	// node-a-2.sf: 11 records, the first a header from node-a
+	// {Written:71 Skipped:0 Unresolved:0 Files:3 Bytes:26897}
 }

@@ -41,7 +41,7 @@ type Config struct {
 	// what it returns serves that file. Nil, or a nil result, resolves nothing.
 	Entities func(node string) field.Entities
 	// MaxFileBytes ends a file once it holds about this many bytes: the node's next record
-	// starts a new file. A file's header alone takes about 11.5 KB. Zero means no limit.
+	// starts a new file. A file's header alone takes about 6 KB. Zero means no limit.
 	MaxFileBytes int64
 	// MaxFileDuration ends a file once it holds a record this much later than its start
 	// (Chunk.Start, or the time of its first record that has one). Records earlier than the
