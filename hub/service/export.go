@@ -47,6 +47,8 @@ func (s *Service) Export(ctx context.Context, req *connect.Request[hubv1.ExportR
 	if err != nil {
 		return invalidArgument(err)
 	}
+	defer sel.close()
+	sel.observe = true
 	out := &exportStream{stream: stream, bufs: map[int]*hubv1.ExportChunk{}}
 	x := export.New(export.Config{
 		Entities:        func(node string) field.Entities { return sel.entities(node) },
@@ -80,7 +82,7 @@ func (s *Service) Export(ctx context.Context, req *connect.Request[hubv1.ExportR
 		}
 		rec := new(sysflowv1.Record)
 		if err := proto.Unmarshal(it.Raw, rec); err != nil {
-			return false, fmt.Errorf("stored record %s/%d/%d: %w", it.Meta.AgentID, it.Meta.Epoch, it.Meta.Seq, err)
+			return false, fmt.Errorf("stored record %s/%d/%d: %w", it.AgentID, it.Epoch, it.Seq, err)
 		}
 		return true, x.Add(rec)
 	})

@@ -66,7 +66,8 @@ func (s *Service) GetProvenance(ctx context.Context, req *connect.Request[hubv1.
 	case proc == nil:
 		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no stored process %d on node %q", q.GetPid(), node))
 	}
-	ents := st.Entities(node)
+	ents := st.EntitiesAt(node)
+	defer ents.Close()
 	resp := &hubv1.GetProvenanceResponse{Process: &hubv1.ProcessProvenance{Process: proc}}
 	for p := proc; len(resp.Ancestors) < nAnc && p.GetPoid() != nil; {
 		parent := ents.Process(p.GetPoid())
@@ -98,7 +99,7 @@ func (s *Service) GetProvenance(ctx context.Context, req *connect.Request[hubv1.
 		if scanned++; scanned > maxProvenanceScan {
 			return false, nil
 		}
-		if string(it.Meta.NodeID) != node || !isEvent(it.Meta.Type) {
+		if it.NodeID != node || !isEvent(it.Type) {
 			return true, nil
 		}
 		rec := new(sysflowv1.Record)
@@ -129,11 +130,12 @@ func (s *Service) GetProvenance(ctx context.Context, req *connect.Request[hubv1.
 		}
 		return nil, connect.NewError(connect.CodeInternal, err)
 	}
-	c := refCollector{sel: &selection{ents: map[string]*store.Entities{node: ents}, st: st}, seen: map[string]bool{}}
+	c := refCollector{resolve: map[string]*store.Entities{}, st: st, seen: map[string]bool{}}
+	defer c.close()
 	for _, pp := range all {
-		c.container(node, pp.Process.GetContainerId())
+		c.at(node, math.MaxInt64).container(pp.Process.GetContainerId())
 		for _, r := range pp.Records {
-			c.files(node, r)
+			c.at(node, field.Time(r)).files(r)
 		}
 	}
 	resp.Entities = c.out

@@ -37,6 +37,9 @@ type selection struct {
 	types   [sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT + 1]bool
 	nodes   map[string]bool
 	filter  *recordFilter // nil without one
+	// observe says whether the resolvers must follow the entities the scan shows: for a filter
+	// and for an export, which resolve references as of each record.
+	observe bool
 	// ents resolves each node's entities, filled as the scan shows them.
 	ents map[string]*store.Entities
 	st   *store.Store
@@ -80,6 +83,7 @@ func (s *Service) newSelection(start, end *timestamppb.Timestamp, nodes []string
 		return nil, err
 	}
 	sel.filter = rf
+	sel.observe = rf != nil
 	return sel, nil
 }
 
@@ -105,17 +109,26 @@ func (sel *selection) entities(node string) *store.Entities {
 	return e
 }
 
+// close releases the selection's resolvers.
+func (sel *selection) close() {
+	for _, e := range sel.ents {
+		e.Close()
+	}
+}
+
 // match reports whether a stored record passes the selectors. Entity records are kept by the
 // node's resolver for the records after them, whether they pass or not.
 func (sel *selection) match(it *store.Item) bool {
-	if sel.nodes != nil && !sel.nodes[string(it.Meta.NodeID)] {
+	if sel.nodes != nil && !sel.nodes[it.NodeID] {
 		return false
 	}
-	t := it.Meta.Type
-	if sel.filter != nil && !isEvent(t) && t != sysflowv1.RecordType_RECORD_TYPE_HEADER {
+	ents := sel.entities(it.NodeID)
+	ents.At(it.Time)
+	t := it.Type
+	if sel.observe && !isEvent(t) && t != sysflowv1.RecordType_RECORD_TYPE_HEADER {
 		var rec sysflowv1.Record
 		if proto.Unmarshal(it.Raw, &rec) == nil {
-			sel.entities(string(it.Meta.NodeID)).Observe(&rec)
+			ents.Observe(&rec)
 		}
 	}
 	if !sel.anyType && !sel.types[t] {
@@ -124,7 +137,7 @@ func (sel *selection) match(it *store.Item) bool {
 	if sel.filter == nil {
 		return true
 	}
-	return sel.filter.eval(t, it.Meta.OpFlags, it.Raw, sel.entities(string(it.Meta.NodeID)))
+	return sel.filter.eval(t, it.OpFlags, it.Raw, ents)
 }
 
 // invalidArgument returns err as an INVALID_ARGUMENT error, with the positions of a filter's
@@ -161,6 +174,7 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryReq
 	if err != nil {
 		return nil, invalidArgument(err)
 	}
+	defer sel.close()
 	hash := queryHash(q)
 	if q.GetPageToken() != "" {
 		after, err := parsePageToken(q.GetPageToken(), hash)
@@ -189,7 +203,7 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryReq
 		}
 		rec := new(sysflowv1.Record)
 		if err := proto.Unmarshal(it.Raw, rec); err != nil {
-			return false, fmt.Errorf("stored record %s/%d/%d: %w", it.Meta.AgentID, it.Meta.Epoch, it.Meta.Seq, err)
+			return false, fmt.Errorf("stored record %s/%d/%d: %w", it.AgentID, it.Epoch, it.Seq, err)
 		}
 		resp.Records = append(resp.Records, rec)
 		lastKey = append(lastKey[:0], it.Key...)
@@ -212,68 +226,94 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryReq
 	return connect.NewResponse(resp), nil
 }
 
-// referenced returns the entities recs reference, each once: processes with their containers
-// and pods, and files.
+// referenced returns the entities recs reference, in the versions in force at each record's time,
+// each version once: processes with their containers and pods, and files.
 func (sel *selection) referenced(recs []*sysflowv1.Record) []*sysflowv1.Record {
-	c := refCollector{sel: sel, seen: map[string]bool{}}
+	c := refCollector{resolve: map[string]*store.Entities{}, st: sel.st, seen: map[string]bool{}}
+	defer c.close()
 	for _, r := range recs {
-		c.record(r.GetNodeId(), r)
+		c.at(r.GetNodeId(), field.Time(r)).record(r)
 	}
 	return c.out
 }
 
-// refCollector collects the entities records reference, each once.
+// refCollector collects the entities records reference, each version once.
 type refCollector struct {
-	sel  *selection
-	seen map[string]bool
-	out  []*sysflowv1.Record
+	st      *store.Store
+	resolve map[string]*store.Entities
+	node    string
+	ents    *store.Entities
+	seen    map[string]bool
+	out     []*sysflowv1.Record
 }
 
-func (c *refCollector) add(node, key string, rec *sysflowv1.Record) {
-	if c.seen[node+"\x00"+key] {
+// at makes c resolve a node's entities as of a time.
+func (c *refCollector) at(node string, ts int64) *refCollector {
+	e := c.resolve[node]
+	if e == nil {
+		e = c.st.EntitiesAt(node)
+		c.resolve[node] = e
+	}
+	e.At(ts)
+	c.node, c.ents = node, e
+	return c
+}
+
+func (c *refCollector) close() {
+	for _, e := range c.resolve {
+		e.Close()
+	}
+}
+
+// add collects rec, the version of an entity, unless it has been collected.
+func (c *refCollector) add(rec *sysflowv1.Record) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
+	if err != nil {
 		return
 	}
-	c.seen[node+"\x00"+key] = true
-	rec.NodeId = node
+	key := c.node + "\x00" + string(b)
+	if c.seen[key] {
+		return
+	}
+	c.seen[key] = true
+	rec.NodeId = c.node
 	c.out = append(c.out, rec)
 }
 
 // record collects what r references.
-func (c *refCollector) record(node string, r *sysflowv1.Record) {
-	ents := c.sel.entities(node)
+func (c *refCollector) record(r *sysflowv1.Record) {
 	if oid := field.ProcOID(r); oid != nil {
-		if p := ents.Process(oid); p != nil {
-			c.add(node, fmt.Sprintf("p%d/%d", oid.GetHpid(), oid.GetCreateTs()), &sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: p}})
-			c.container(node, p.GetContainerId())
+		if p := c.ents.Process(oid); p != nil {
+			c.add(&sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: p}})
+			c.container(p.GetContainerId())
 		}
 	}
-	c.files(node, r)
+	c.files(r)
 }
 
 // files collects the files r references, with their containers.
-func (c *refCollector) files(node string, r *sysflowv1.Record) {
+func (c *refCollector) files(r *sysflowv1.Record) {
 	for _, foid := range fileOIDs(r) {
-		if f := c.sel.entities(node).File(foid); f != nil {
-			c.add(node, "f"+string(foid), &sysflowv1.Record{Rec: &sysflowv1.Record_File{File: f}})
-			c.container(node, f.GetContainerId())
+		if f := c.ents.File(foid); f != nil {
+			c.add(&sysflowv1.Record{Rec: &sysflowv1.Record_File{File: f}})
+			c.container(f.GetContainerId())
 		}
 	}
 }
 
 // container collects a container and its pod.
-func (c *refCollector) container(node, id string) {
+func (c *refCollector) container(id string) {
 	if id == "" {
 		return
 	}
-	ents := c.sel.entities(node)
-	ct := ents.Container(id)
+	ct := c.ents.Container(id)
 	if ct == nil {
 		return
 	}
-	c.add(node, "c"+id, &sysflowv1.Record{Rec: &sysflowv1.Record_Container{Container: ct}})
+	c.add(&sysflowv1.Record{Rec: &sysflowv1.Record_Container{Container: ct}})
 	if pid := ct.GetPodId(); pid != "" {
-		if p := ents.Pod(pid); p != nil {
-			c.add(node, "k"+pid, &sysflowv1.Record{Rec: &sysflowv1.Record_Pod{Pod: p}})
+		if p := c.ents.Pod(pid); p != nil {
+			c.add(&sysflowv1.Record{Rec: &sysflowv1.Record_Pod{Pod: p}})
 		}
 	}
 }

@@ -30,11 +30,11 @@
 // The on-disk layout is versioned (LayoutVersion, kept under its own key); a store written with
 // another layout is refused rather than misread. Keys, by their first byte:
 //
-//	r time agent epoch seq            the record, in its protobuf encoding
+//	r time agent epoch seq            the record's type, operation flags and node, then its protobuf encoding
 //	a agent-id                        the agent's number, node, last position and last time
 //	h address                         the agent last seen at an address the hub dials
 //	n node-id                         the node's number
-//	e node kind id                    the latest version of an entity (process, file, container, pod)
+//	e node kind id time               a version of an entity (process, file, container, pod)
 //	u node kind id                    the last time a stored record referenced the entity
 //	c node parent child               a process's children
 //
@@ -51,6 +51,7 @@
 // record stored (or from now, if that is later than now): replaying a trace recorded last year
 // keeps it, and live records age with the clock. When the store is larger than its size bound,
 // the oldest records go first. Entities stay as long as a stored record may reference them:
-// they are removed once neither they nor any record that referenced them is younger than the
-// oldest record kept. Containers and pods are few and are not removed.
+// a version goes once a later one is older than the oldest record kept, and a process or file's
+// last version once neither it nor any record that referenced the entity is younger than the
+// oldest record kept. The last versions of containers and pods are few and are not removed.
 package store

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	"github.com/sysflux/sysflux/hub/ring"
 )
 
 // LayoutVersion is the version of the on-disk layout this package reads and writes.
@@ -74,12 +75,39 @@ func parseProcID(b []byte) (hpid, createTS int64) {
 	return getTime(b[:8]), getTime(b[8:16])
 }
 
-// entityKey appends the key of an entity with prefix p (prefixEntity or prefixUsed).
+// entityKey appends the key of an entity with prefix p (prefixEntity or prefixUsed), without the
+// version's time that follows it in the entity table. The id's length comes first, so that no
+// id's key is a prefix of another's.
 func entityKey(dst []byte, p byte, node uint32, kind byte, id []byte) []byte {
 	dst = append(dst, p)
 	dst = binary.BigEndian.AppendUint32(dst, node)
-	dst = append(dst, kind)
+	dst = append(dst, kind, byte(len(id)))
 	return append(dst, id...)
+}
+
+// maxEntityID is the longest entity id the entity table keeps; SysFlow's are at most 64 bytes.
+const maxEntityID = 255
+
+// parseEntityKey splits an entity table key into its id's key (entityKey's output) and the
+// version's time.
+func parseEntityKey(k []byte) (idKey []byte, ts int64, ok bool) {
+	if len(k) < 7 || len(k) != 7+int(k[6])+8 {
+		return nil, 0, false
+	}
+	return k[:len(k)-8], getTime(k[len(k)-8:]), true
+}
+
+// recordValueHeader is the length of what precedes a record's encoding in its value: its type
+// (1 byte), operation flags (4) and node number (4), so that a scan routes records without
+// decoding them.
+const recordValueHeader = 1 + 4 + 4
+
+// appendRecordValue appends the value of a record to dst.
+func appendRecordValue(dst []byte, e *ring.Entry, node uint32) []byte {
+	dst = append(dst, byte(e.Type))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(e.OpFlags))
+	dst = binary.BigEndian.AppendUint32(dst, node)
+	return append(dst, e.Raw...)
 }
 
 // agentState is what the store keeps of an agent.

@@ -68,7 +68,7 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (Retained, error) {
 	s.mu.Lock()
 	s.oldest = cutoff
 	s.mu.Unlock()
-	n, err := s.retainEntities(ctx, cutoff-usePeriod)
+	n, err := s.retainEntities(ctx, cutoff, cutoff-usePeriod)
 	res.Entities = n
 	if err != nil {
 		return res, err
@@ -105,16 +105,18 @@ func (s *Store) sizeCutoff(oldest, newest int64, limit int64) (int64, error) {
 	return lo, nil
 }
 
-// retainEntities removes the processes and files that neither were stored nor referenced by a
-// record at or after before, and drops what the store remembers of their use.
-func (s *Store) retainEntities(ctx context.Context, before int64) (int, error) {
+// retainEntities removes the entity versions no record kept can resolve to: versions followed by
+// a later one at or before cutoff; and the last version of processes and files that neither
+// were stored nor referenced by a record at or after before. It drops what the store remembers
+// of their use.
+func (s *Store) retainEntities(ctx context.Context, cutoff, before int64) (int, error) {
 	used, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixUsed}, UpperBound: []byte{prefixUsed + 1}})
 	if err != nil {
 		return 0, err
 	}
 	defer used.Close()
-	lastUse := func(suffix []byte) int64 {
-		k := append([]byte{prefixUsed}, suffix...)
+	lastUse := func(idKey []byte) int64 {
+		k := append([]byte{prefixUsed}, idKey[1:]...)
 		if !used.SeekGE(k) || string(used.Key()) != string(k) || len(used.Value()) != 8 {
 			return math.MinInt64
 		}
@@ -131,42 +133,65 @@ func (s *Store) retainEntities(ctx context.Context, before int64) (int, error) {
 		rec     sysflowv1.Record
 		removed int
 		refs    []entityRef
+		n       int
 	)
+	// last removes the last version of an entity, with its key k, if nothing kept needs it.
+	last := func(k, idKey []byte, ts int64, v []byte) {
+		kind := idKey[5]
+		if kind != kindProcess && kind != kindFile {
+			return
+		}
+		if max(ts, lastUse(idKey)) >= before {
+			return
+		}
+		b.Delete(k, nil)
+		b.Delete(append([]byte{prefixUsed}, idKey[1:]...), nil)
+		rec.Reset()
+		if proto.Unmarshal(v, &rec) == nil {
+			if p := rec.GetProcess(); p != nil && p.GetPoid() != nil {
+				c := append([]byte{prefixChildren}, idKey[1:5]...)
+				c = procID(c, p.GetPoid().GetHpid(), p.GetPoid().GetCreateTs())
+				c = procID(c, p.GetOid().GetHpid(), p.GetOid().GetCreateTs())
+				b.Delete(c, nil)
+			}
+		}
+		var r entityRef
+		r.node, r.kind = binary.BigEndian.Uint32(idKey[1:5]), kind
+		r.n = uint8(copy(r.id[:], idKey[7:]))
+		refs = append(refs, r)
+		removed++
+	}
+	var prevKey, prevID, prevVal []byte
+	var prevTS int64
 	for ok := it.First(); ok; ok = it.Next() {
-		if removed&1023 == 0 && ctx.Err() != nil {
+		if n++; n&1023 == 0 && ctx.Err() != nil {
 			return removed, ctx.Err()
 		}
 		k := it.Key()
-		if len(k) < 6 || (k[5] != kindProcess && k[5] != kindFile) {
+		idKey, ts, valid := parseEntityKey(k)
+		if !valid {
 			continue
 		}
-		rec.Reset()
-		if err := proto.Unmarshal(it.Value(), &rec); err != nil {
-			continue
+		if prevKey != nil {
+			if string(prevID) == string(idKey) {
+				// A later version at or before the cutoff serves every record kept.
+				if ts <= cutoff {
+					b.Delete(prevKey, nil)
+					removed++
+				}
+			} else {
+				last(prevKey, prevID, prevTS, prevVal)
+			}
 		}
-		ts := int64(0)
-		switch x := rec.GetRec().(type) {
-		case *sysflowv1.Record_Process:
-			ts = x.Process.GetTs()
-		case *sysflowv1.Record_File:
-			ts = x.File.GetTs()
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return removed, err
 		}
-		if max(ts, lastUse(k[1:])) >= before {
-			continue
-		}
-		b.Delete(k, nil)
-		b.Delete(append([]byte{prefixUsed}, k[1:]...), nil)
-		if p := rec.GetProcess(); p != nil && p.GetPoid() != nil {
-			c := append([]byte{prefixChildren}, k[1:5]...)
-			c = procID(c, p.GetPoid().GetHpid(), p.GetPoid().GetCreateTs())
-			c = procID(c, p.GetOid().GetHpid(), p.GetOid().GetCreateTs())
-			b.Delete(c, nil)
-		}
-		var r entityRef
-		r.node, r.kind = binary.BigEndian.Uint32(k[1:5]), k[5]
-		r.n = uint8(copy(r.id[:], k[6:]))
-		refs = append(refs, r)
-		removed++
+		prevKey, prevVal = append(prevKey[:0], k...), append(prevVal[:0], v...)
+		prevID, prevTS = prevKey[:len(idKey)], ts
+	}
+	if prevKey != nil {
+		last(prevKey, prevID, prevTS, prevVal)
 	}
 	if err := it.Error(); err != nil {
 		return removed, err

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -13,7 +14,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
-	"github.com/sysflux/sysflux/hub/ring"
 )
 
 // Range selects records by time.
@@ -35,21 +35,84 @@ type Item struct {
 	Key []byte
 	// Time is the time the record is stored at.
 	Time int64
-	// Meta is the record's envelope, type and operation flags.
-	Meta ring.Meta
+	// NodeID and AgentID say where the record comes from; Epoch and Seq are its position.
+	NodeID, AgentID string
+	Epoch, Seq      int64
+	// Type is the record's type, OpFlags its operation flags (zero for types without them).
+	Type    sysflowv1.RecordType
+	OpFlags int32
 	// Raw is the record's protobuf encoding.
 	Raw []byte
 }
 
+// scanBatch is a run of items read ahead by Scan, with the bytes they point into.
+type scanBatch struct {
+	items []Item
+	buf   []byte
+	offs  []int // where each item's key starts in buf; its value follows its key
+	lens  []int // value lengths
+}
+
+const (
+	scanBatchItems = 512
+	scanBatchBytes = 256 << 10
+)
+
 // Scan calls fn with every record in rg, in time order; records of the same time in their
 // agent's order. The Item and what it holds are valid only during the call. Scan stops when fn
 // returns false or an error, or ctx ends.
+//
+// Records are read ahead on a goroutine of their own, so that reading the store and what fn
+// does with the records run at the same time; both have ended when Scan returns.
 func (s *Store) Scan(ctx context.Context, rg Range, fn func(*Item) (bool, error)) error {
-	opts := &pebble.IterOptions{UpperBound: []byte{prefixRecord + 1}}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full := make(chan *scanBatch, 2)
+	free := make(chan *scanBatch, 3)
+	for range cap(free) {
+		free <- &scanBatch{}
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer close(full)
+		done <- s.readAhead(ctx, rg, free, full)
+	}()
+	stop := func(err error) error {
+		cancel()
+		for range full { // let the reader end
+		}
+		<-done
+		return err
+	}
+	for b := range full {
+		for i := range b.items {
+			more, err := fn(&b.items[i])
+			if err != nil || !more {
+				return stop(err)
+			}
+		}
+		free <- b
+	}
+	return <-done
+}
+
+// names returns the store's node and agent names by number.
+func (s *Store) names() (nodes map[uint32]string, agents map[uint32]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	nodes = maps.Clone(s.nodeNames)
+	agents = make(map[uint32]string, len(s.agents))
+	for id, a := range s.agents {
+		agents[a.idx] = id
+	}
+	return nodes, agents
+}
+
+// readAhead reads the records in rg into batches taken from free and sends them on full.
+func (s *Store) readAhead(ctx context.Context, rg Range, free <-chan *scanBatch, full chan<- *scanBatch) error {
+	opts := &pebble.IterOptions{LowerBound: []byte{prefixRecord}, UpperBound: []byte{prefixRecord + 1}}
 	if rg.Start != math.MinInt64 {
 		opts.LowerBound = timeKey(rg.Start)
-	} else {
-		opts.LowerBound = []byte{prefixRecord}
 	}
 	if rg.End != math.MaxInt64 {
 		opts.UpperBound = timeKey(rg.End)
@@ -59,18 +122,50 @@ func (s *Store) Scan(ctx context.Context, rg Range, fn func(*Item) (bool, error)
 		return err
 	}
 	defer it.Close()
+	nodes, agents := s.names()
+	name := func(m map[uint32]string, idx uint32, nodes bool) string {
+		if n, ok := m[idx]; ok {
+			return n
+		}
+		// Named since the scan started.
+		fresh, freshAgents := s.names()
+		if nodes {
+			maps.Copy(m, fresh)
+		} else {
+			maps.Copy(m, freshAgents)
+		}
+		return m[idx]
+	}
 	var ok bool
 	if rg.After != nil {
 		ok = it.SeekGE(append(slices.Clip(rg.After), 0))
 	} else {
 		ok = it.First()
 	}
-	var item Item
-	for n := 0; ok; ok = it.Next() {
-		if n++; n&4095 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
+	var b *scanBatch
+	send := func() error {
+		// The items point into buf only now that it no longer grows.
+		for i := range b.items {
+			k := b.buf[b.offs[i] : b.offs[i]+recordKeyLen]
+			b.items[i].Key = k
+			b.items[i].Raw = b.buf[b.offs[i]+recordKeyLen+recordValueHeader : b.offs[i]+recordKeyLen+b.lens[i]]
+		}
+		select {
+		case full <- b:
+			b = nil
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for ; ok; ok = it.Next() {
+		if b == nil {
+			select {
+			case b = <-free:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
+			b.items, b.buf, b.offs, b.lens = b.items[:0], b.buf[:0], b.offs[:0], b.lens[:0]
 		}
 		k := it.Key()
 		if len(k) != recordKeyLen {
@@ -80,17 +175,35 @@ func (s *Store) Scan(ctx context.Context, rg Range, fn func(*Item) (bool, error)
 		if err != nil {
 			return err
 		}
-		m, err := ring.Scan(v)
-		if err != nil {
-			return fmt.Errorf("stored record %x: %w", k, err)
+		if len(v) < recordValueHeader {
+			return fmt.Errorf("record %x: value of %d bytes", k, len(v))
 		}
-		item = Item{Key: k, Time: recordKeyTime(k), Meta: m, Raw: v}
-		more, err := fn(&item)
-		if err != nil || !more {
-			return err
+		agent := binary.BigEndian.Uint32(k[9:13])
+		b.items = append(b.items, Item{
+			Time:    recordKeyTime(k),
+			NodeID:  name(nodes, binary.BigEndian.Uint32(v[5:9]), true),
+			AgentID: name(agents, agent, false),
+			Epoch:   int64(binary.BigEndian.Uint64(k[13:21])),
+			Seq:     int64(binary.BigEndian.Uint64(k[21:29])),
+			Type:    sysflowv1.RecordType(v[0]),
+			OpFlags: int32(binary.BigEndian.Uint32(v[1:5])),
+		})
+		b.offs = append(b.offs, len(b.buf))
+		b.lens = append(b.lens, len(v))
+		b.buf = append(append(b.buf, k...), v...)
+		if len(b.items) == scanBatchItems || len(b.buf) >= scanBatchBytes {
+			if err := send(); err != nil {
+				return err
+			}
 		}
 	}
-	return it.Error()
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if b != nil && len(b.items) > 0 {
+		return send()
+	}
+	return nil
 }
 
 // Bounds returns the times of the oldest and newest records stored; ok is false when there are
@@ -124,13 +237,19 @@ func (s *Store) Nodes() []string {
 // ErrUnknownNode is returned for a node the store has no records of.
 var ErrUnknownNode = errors.New("no records of this node")
 
-// Entities resolves the entities of one node's records: from those a scan showed it (Observe),
-// else from the entity table, in the version stored last. It implements policy/field.Entities.
-// It is not safe for concurrent use.
+// Entities resolves the entities of one node's records, as they were at a time (At): in the
+// version a scan showed it last (Observe), else in the entity table's version in force then
+// (the latest at or before that time, else the earliest). It implements policy/field.Entities.
+// It is not safe for concurrent use; Close releases it.
 type Entities struct {
-	s          *Store
-	node       uint32
-	known      bool
+	s     *Store
+	node  uint32
+	known bool
+	at    int64
+	// cache says whether what was looked up and observed is kept; without it every lookup
+	// reads the table as of the time set.
+	cache      bool
+	it         *pebble.Iterator
 	procs      map[[16]byte]*sysflowv1.Process
 	files      map[string]*sysflowv1.File
 	containers map[string]*sysflowv1.Container
@@ -141,20 +260,46 @@ type Entities struct {
 // maxCached bounds the entities an Entities keeps of each kind before it starts again.
 const maxCached = 200_000
 
-// Entities returns a resolver for a node's entities.
+// Entities returns a resolver for a node's entities, for a scan in time order: it keeps what it
+// looked up and what the scan showed it, and resolves entities as of the time of the record
+// read when it first meets them. Its time is the newest until At sets it.
 func (s *Store) Entities(node string) *Entities {
+	e := s.EntitiesAt(node)
+	e.cache = true
+	return e
+}
+
+// EntitiesAt returns a resolver for a node's entities that reads the entity table as of the
+// time At sets (the newest until then) at every lookup, keeping nothing.
+func (s *Store) EntitiesAt(node string) *Entities {
 	s.mu.Lock()
 	idx, ok := s.nodes[node]
 	s.mu.Unlock()
 	return &Entities{
-		s: s, node: idx, known: ok,
+		s: s, node: idx, known: ok, at: math.MaxInt64,
 		procs: map[[16]byte]*sysflowv1.Process{}, files: map[string]*sysflowv1.File{},
 		containers: map[string]*sysflowv1.Container{}, pods: map[string]*sysflowv1.Pod{},
 	}
 }
 
+// At sets the time entities are resolved as of, in nanoseconds since the Unix epoch.
+func (e *Entities) At(ts int64) { e.at = ts }
+
+// Close releases the resolver.
+func (e *Entities) Close() error {
+	if e.it == nil {
+		return nil
+	}
+	err := e.it.Close()
+	e.it = nil
+	return err
+}
+
 // Observe keeps rec, if it is an entity, as the current version of that entity.
 func (e *Entities) Observe(rec *sysflowv1.Record) {
+	if !e.cache {
+		return
+	}
 	switch x := rec.GetRec().(type) {
 	case *sysflowv1.Record_Process:
 		put(e.procs, procKey(x.Process.GetOid()), x.Process)
@@ -180,18 +325,41 @@ func procKey(oid *sysflowv1.OID) [16]byte {
 	return k
 }
 
-// get reads an entity from the table into rec; false when it is not there or is unreadable.
+// get reads into rec the version of an entity in force at e.at; false when there is none or it
+// is unreadable.
 func (e *Entities) get(kind byte, id []byte, rec *sysflowv1.Record) bool {
-	if !e.known {
+	if !e.known || len(id) > maxEntityID {
 		return false
 	}
-	e.key = entityKey(e.key[:0], prefixEntity, e.node, kind, id)
-	v, closer, err := e.s.db.Get(e.key)
-	if err != nil {
-		return false
+	if e.it == nil {
+		it, err := e.s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixEntity}, UpperBound: []byte{prefixEntity + 1}})
+		if err != nil {
+			return false
+		}
+		e.it = it
 	}
-	defer closer.Close()
-	return proto.Unmarshal(v, rec) == nil
+	prefix := entityKey(e.key[:0], prefixEntity, e.node, kind, id)
+	n := len(prefix)
+	var found bool
+	if e.at == math.MaxInt64 {
+		found = e.it.SeekLT(prefixEnd(prefix))
+	} else {
+		found = e.it.SeekLT(binary.BigEndian.AppendUint64(prefix, uint64(e.at+1)^(1<<63)))
+	}
+	e.key = prefix[:n]
+	if !found || !isVersion(e.it.Key(), prefix[:n]) {
+		// None at or before the time: the earliest.
+		if !e.it.SeekGE(prefix[:n]) || !isVersion(e.it.Key(), prefix[:n]) {
+			return false
+		}
+	}
+	v, err := e.it.ValueAndErr()
+	return err == nil && proto.Unmarshal(v, rec) == nil
+}
+
+// isVersion reports whether k is the key of a version of the entity whose id's key is idKey.
+func isVersion(k, idKey []byte) bool {
+	return len(k) == len(idKey)+8 && string(k[:len(idKey)]) == string(idKey)
 }
 
 // Process returns the process with this object id, or nil.
@@ -205,7 +373,9 @@ func (e *Entities) Process(oid *sysflowv1.OID) *sysflowv1.Process {
 	if e.get(kindProcess, k[:], &rec) {
 		p = rec.GetProcess()
 	}
-	put(e.procs, k, p) // nil too: it is not looked up again
+	if e.cache {
+		put(e.procs, k, p) // nil too: it is not looked up again
+	}
 	return p
 }
 
@@ -219,7 +389,9 @@ func (e *Entities) File(oid []byte) *sysflowv1.File {
 	if e.get(kindFile, oid, &rec) {
 		f = rec.GetFile()
 	}
-	put(e.files, string(oid), f)
+	if e.cache {
+		put(e.files, string(oid), f)
+	}
 	return f
 }
 
@@ -233,7 +405,9 @@ func (e *Entities) Container(id string) *sysflowv1.Container {
 	if e.get(kindContainer, []byte(id), &rec) {
 		c = rec.GetContainer()
 	}
-	put(e.containers, id, c)
+	if e.cache {
+		put(e.containers, id, c)
+	}
 	return c
 }
 
@@ -247,12 +421,15 @@ func (e *Entities) Pod(id string) *sysflowv1.Pod {
 	if e.get(kindPod, []byte(id), &rec) {
 		p = rec.GetPod()
 	}
-	put(e.pods, id, p)
+	if e.cache {
+		put(e.pods, id, p)
+	}
 	return p
 }
 
 // LatestProcess returns the most recently created process of a node with this host pid, or,
-// when createTS is not zero, exactly that process; nil when there is none.
+// when createTS is not zero, exactly that process, in its latest version; nil when there is
+// none.
 func (s *Store) LatestProcess(node string, hpid, createTS int64) (*sysflowv1.Process, error) {
 	s.mu.Lock()
 	idx, ok := s.nodes[node]
@@ -261,9 +438,13 @@ func (s *Store) LatestProcess(node string, hpid, createTS int64) (*sysflowv1.Pro
 		return nil, ErrUnknownNode
 	}
 	if createTS != 0 {
-		return s.Entities(node).Process(&sysflowv1.OID{Hpid: hpid, CreateTs: createTS}), nil
+		e := s.EntitiesAt(node)
+		defer e.Close()
+		return e.Process(&sysflowv1.OID{Hpid: hpid, CreateTs: createTS}), nil
 	}
-	prefix := entityKey(nil, prefixEntity, idx, kindProcess, binary.BigEndian.AppendUint64(nil, uint64(hpid)^(1<<63)))
+	prefix := append([]byte{prefixEntity}, binary.BigEndian.AppendUint32(nil, idx)...)
+	prefix = append(prefix, kindProcess, 16)
+	prefix = binary.BigEndian.AppendUint64(prefix, uint64(hpid)^(1<<63))
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return nil, err
@@ -294,7 +475,8 @@ func (s *Store) Children(node string, oid *sysflowv1.OID) ([]*sysflowv1.Process,
 		return nil, err
 	}
 	defer it.Close()
-	ents := s.Entities(node)
+	ents := s.EntitiesAt(node)
+	defer ents.Close()
 	var out []*sysflowv1.Process
 	for ok := it.First(); ok; ok = it.Next() {
 		id := it.Key()[len(prefix):]

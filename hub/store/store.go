@@ -298,7 +298,7 @@ func (s *Store) Append(agentID string, entries []ring.Entry) (ring.AppendResult,
 		res      ring.AppendResult
 		r        refs
 		rec      sysflowv1.Record
-		key      []byte
+		key, val []byte
 		touches  []touch
 		newest   = int64(math.MinInt64)
 		lastNode string
@@ -339,7 +339,8 @@ func (s *Store) Append(agentID string, entries []ring.Entry) (ring.AppendResult,
 		}
 		newest = max(newest, ts)
 		key = recordKey(key[:0], ts, st.idx, e.Epoch, e.Seq)
-		if err := b.Set(key, e.Raw, nil); err != nil {
+		val = appendRecordValue(val[:0], e, nodeIdx)
+		if err := b.Set(key, val, nil); err != nil {
 			return ring.AppendResult{}, err
 		}
 		res.Appended++
@@ -348,7 +349,7 @@ func (s *Store) Append(agentID string, entries []ring.Entry) (ring.AppendResult,
 			if err := proto.Unmarshal(e.Raw, &rec); err != nil {
 				return ring.AppendResult{}, fmt.Errorf("record %s/%d/%d: %w", agentID, e.Epoch, e.Seq, err)
 			}
-			if err := putEntity(b, nodeIdx, &rec, e.Raw); err != nil {
+			if err := putEntity(b, nodeIdx, &rec, e.Raw, ts); err != nil {
 				return ring.AppendResult{}, err
 			}
 			continue
@@ -440,13 +441,16 @@ func nextTime(entries []ring.Entry) int64 {
 	return time.Now().UnixNano()
 }
 
-// putEntity writes an entity record to the entity table in b.
-func putEntity(b *pebble.Batch, node uint32, rec *sysflowv1.Record, raw []byte) error {
-	var key []byte
+// putEntity writes an entity record to the entity table in b, as the entity's version at ts.
+func putEntity(b *pebble.Batch, node uint32, rec *sysflowv1.Record, raw []byte, ts int64) error {
+	var (
+		kind byte
+		id   []byte
+	)
 	switch x := rec.GetRec().(type) {
 	case *sysflowv1.Record_Process:
 		oid := x.Process.GetOid()
-		key = entityKey(nil, prefixEntity, node, kindProcess, procID(nil, oid.GetHpid(), oid.GetCreateTs()))
+		kind, id = kindProcess, procID(nil, oid.GetHpid(), oid.GetCreateTs())
 		if p := x.Process.GetPoid(); p != nil {
 			c := append([]byte{prefixChildren}, binary.BigEndian.AppendUint32(nil, node)...)
 			c = procID(c, p.GetHpid(), p.GetCreateTs())
@@ -456,14 +460,19 @@ func putEntity(b *pebble.Batch, node uint32, rec *sysflowv1.Record, raw []byte) 
 			}
 		}
 	case *sysflowv1.Record_File:
-		key = entityKey(nil, prefixEntity, node, kindFile, x.File.GetOid())
+		kind, id = kindFile, x.File.GetOid()
 	case *sysflowv1.Record_Container:
-		key = entityKey(nil, prefixEntity, node, kindContainer, []byte(x.Container.GetId()))
+		kind, id = kindContainer, []byte(x.Container.GetId())
 	case *sysflowv1.Record_Pod:
-		key = entityKey(nil, prefixEntity, node, kindPod, []byte(x.Pod.GetId()))
+		kind, id = kindPod, []byte(x.Pod.GetId())
 	default:
 		return nil
 	}
+	if len(id) > maxEntityID {
+		return nil // not an id SysFlow makes; the record itself is stored
+	}
+	key := entityKey(nil, prefixEntity, node, kind, id)
+	key = binary.BigEndian.AppendUint64(key, uint64(ts)^(1<<63))
 	return b.Set(key, raw, nil)
 }
 

@@ -69,10 +69,10 @@ func scanAll(tb testing.TB, s *Store, rg Range) []ring.Entry {
 	last := int64(math.MinInt64)
 	err := s.Scan(context.Background(), rg, func(it *Item) (bool, error) {
 		if it.Time < last {
-			tb.Fatalf("record %d at %d after one at %d", it.Meta.Seq, it.Time, last)
+			tb.Fatalf("record %d at %d after one at %d", it.Seq, it.Time, last)
 		}
 		last = it.Time
-		out = append(out, ring.Entry{AgentID: string(it.Meta.AgentID), Epoch: it.Meta.Epoch, Seq: it.Meta.Seq, Type: it.Meta.Type})
+		out = append(out, ring.Entry{AgentID: it.AgentID, Epoch: it.Epoch, Seq: it.Seq, Type: it.Type})
 		return true, nil
 	})
 	if err != nil {
@@ -152,6 +152,7 @@ func TestEntities(t *testing.T) {
 	// Every event and flow's process and file resolve from the entity table.
 	r := sfavro.NewResolver(0)
 	ents := s.Entities("node-1")
+	defer ents.Close()
 	var checked int
 	for _, e := range entries {
 		var rec sysflowv1.Record
@@ -231,13 +232,14 @@ func TestRetention(t *testing.T) {
 	}
 	// The entities that kept records reference are still there.
 	ents := s.Entities("node-1")
+	defer ents.Close()
 	_ = s.Scan(context.Background(), All, func(it *Item) (bool, error) {
 		var rec sysflowv1.Record
 		if err := proto.Unmarshal(it.Raw, &rec); err != nil {
 			return false, err
 		}
 		if oid := field.ProcOID(&rec); oid != nil && ents.Process(oid) == nil {
-			t.Errorf("record %d's process %v is gone", it.Meta.Seq, oid)
+			t.Errorf("record %d's process %v is gone", it.Seq, oid)
 		}
 		return true, nil
 	})

@@ -633,8 +633,9 @@ type QueryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The records, in time order; records of the same time in their agent's sequence order.
 	Records []*v1.Record `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
-	// The entities the records reference (processes, files, containers, pods), each once, in
-	// the version the hub stored last.
+	// The entities the records reference (processes, files, containers, pods), in the versions
+	// in force at the records' times, each version once: a process that changed (an exec)
+	// between two records of the page comes in both versions.
 	Entities []*v1.Record `protobuf:"bytes,2,rep,name=entities,proto3" json:"entities,omitempty"`
 	// The token for the next page; empty when there are no more records.
 	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1582,7 +1583,8 @@ type AgentStatus struct {
 	NodeId string `protobuf:"bytes,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	// Whether the stream to the agent is up.
 	Connected bool `protobuf:"varint,4,opt,name=connected,proto3" json:"connected,omitempty"`
-	// The last record received from the agent.
+	// The last record received from the agent; on a hub with a store, the last one stored, also
+	// before the agent reconnects after a restart of the hub.
 	LastPosition *v1.Position `protobuf:"bytes,5,opt,name=last_position,json=lastPosition,proto3" json:"last_position,omitempty"`
 	// Records received from the agent since the hub started, duplicates excluded.
 	ReceivedRecords int64 `protobuf:"varint,6,opt,name=received_records,json=receivedRecords,proto3" json:"received_records,omitempty"`
