@@ -75,6 +75,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each
 bench: ## Measure throughput, and capture overhead as root (redis-server, redis-tools); see BENCHMARKS.md
 	SYSFLUX_BENCH=1 $(GO) test -run '^TestBenchReport$$' -count=1 -v ./hub/ | grep -v '^=== '
 	SYSFLUX_BENCH=1 $(GO) test -run '^TestEvalReport$$' -count=1 -v ./policy/engine/ | grep -v '^=== '
+	SYSFLUX_BENCH=1 $(GO) test -run '^TestStoreReport$$' -count=1 -v ./hub/service/ | grep -v '^=== '
 	SYSFLUX_BENCH=1 $(GO) test -run '^TestOverheadReport$$' -count=1 -v ./cmd/sysflux/ | grep -v '^=== '
 
 .PHONY: grpcurl

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -68,7 +69,7 @@ type recordFilter struct {
 	types []sysflowv1.RecordType
 	ev    *engine.Evaluator
 	ents  map[string]*entity.Table
-	rec   sysflowv1.Record
+	dec   recordDecoder
 	// undecodable counts records that could not be decoded, and so did not match.
 	undecodable int64
 }
@@ -105,11 +106,74 @@ func compileFilter(text string, lang hubv1.FilterLanguage, files []engine.File) 
 	if err != nil {
 		return nil, err
 	}
+	return newRecordFilter(set), nil
+}
+
+// newRecordFilter returns a filter evaluating the compiled filter set.
+func newRecordFilter(set *engine.Set) *recordFilter {
 	f := &recordFilter{set: set, ev: engine.NewEvaluator(), ents: map[string]*entity.Table{}}
 	for _, t := range set.Rules()[0].Match.Types {
 		if !isEvent(t) {
 			f.types = append(f.types, t)
 		}
+	}
+	return f
+}
+
+// filterCache keeps the compiled sets of recent filters, by text, language and version of the
+// rules in force (whose macros and lists a filter uses): a query compiles its filter again
+// for every page, and compiling a Falco filter loads every rules file. It is safe for
+// concurrent use; sets are.
+type filterCache struct {
+	mu   sync.Mutex
+	sets map[filterKey]*engine.Set
+	keys []filterKey // in the order they were added
+}
+
+type filterKey struct {
+	text    string
+	lang    hubv1.FilterLanguage
+	version int64
+}
+
+// maxCachedFilters bounds a filterCache.
+const maxCachedFilters = 64
+
+// compile returns the filter of text, compiling it unless a set for it is kept.
+func (c *filterCache) compile(text string, lang hubv1.FilterLanguage, rules *engine.Active) (*recordFilter, error) {
+	if text == "" {
+		return nil, nil
+	}
+	var (
+		files   []engine.File
+		version int64
+	)
+	if rules != nil {
+		files, version = rules.Files(), rules.Version()
+	}
+	key := filterKey{text, lang, version}
+	c.mu.Lock()
+	set := c.sets[key]
+	c.mu.Unlock()
+	if set != nil {
+		return newRecordFilter(set), nil
+	}
+	f, err := compileFilter(text, lang, files)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sets == nil {
+		c.sets = make(map[filterKey]*engine.Set)
+	}
+	if _, ok := c.sets[key]; !ok {
+		if len(c.keys) == maxCachedFilters {
+			delete(c.sets, c.keys[0])
+			c.keys = c.keys[1:]
+		}
+		c.sets[key] = f.set
+		c.keys = append(c.keys, key)
 	}
 	return f, nil
 }
@@ -300,24 +364,24 @@ func (f *recordFilter) table(agentID string) *entity.Table {
 
 // match reports whether e passes the filter.
 func (f *recordFilter) match(e *ring.Entry) bool {
-	return f.eval(e.Type, e.OpFlags, e.Raw, f.table(e.AgentID))
+	return f.eval(e.Type, e.OpFlags, e.Raw, envelope{e.NodeID, e.AgentID, e.Epoch, e.Seq}, f.table(e.AgentID))
 }
 
 // eval reports whether a record of type t with these operation flags, encoded as raw, passes
 // the filter, with its references resolved by ents.
-func (f *recordFilter) eval(t sysflowv1.RecordType, flags int32, raw []byte, ents field.Entities) bool {
+func (f *recordFilter) eval(t sysflowv1.RecordType, flags int32, raw []byte, env envelope, ents field.Entities) bool {
 	if !isEvent(t) && !slices.Contains(f.types, t) {
 		return true
 	}
 	if !f.set.CanMatch(t, flags, ring.HasOpFlags(t)) {
 		return false
 	}
-	f.rec.Reset()
-	if err := proto.Unmarshal(raw, &f.rec); err != nil {
+	rec, err := f.dec.decode(t, raw, env)
+	if err != nil {
 		f.undecodable++
 		return false
 	}
 	matched := false
-	f.ev.Eval(f.set, &f.rec, ents, func(*engine.Rule) { matched = true })
+	f.ev.Eval(f.set, rec, ents, func(*engine.Rule) { matched = true })
 	return matched
 }

@@ -130,12 +130,13 @@ func (s *Service) GetProvenance(ctx context.Context, req *connect.Request[hubv1.
 		}
 		return nil, connect.NewError(connect.CodeInternal, err)
 	}
-	c := refCollector{resolve: map[string]*store.Entities{}, st: st, seen: map[string]bool{}}
-	defer c.close()
+	c := refCollector{node: node, ents: ents, seen: map[proto.Message]bool{}}
 	for _, pp := range all {
-		c.at(node, math.MaxInt64).container(pp.Process.GetContainerId())
+		ents.At(math.MaxInt64)
+		c.container(pp.Process.GetContainerId())
 		for _, r := range pp.Records {
-			c.at(node, field.Time(r)).files(r)
+			ents.At(field.Time(r))
+			c.files(r)
 		}
 	}
 	resp.Entities = c.out

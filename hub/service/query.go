@@ -18,7 +18,6 @@ import (
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
 	policyv1 "github.com/sysflux/sysflux/gen/sysflux/policy/v1"
 	"github.com/sysflux/sysflux/hub/store"
-	"github.com/sysflux/sysflux/policy/engine"
 	"github.com/sysflux/sysflux/policy/field"
 )
 
@@ -74,11 +73,7 @@ func (s *Service) newSelection(start, end *timestamppb.Timestamp, nodes []string
 			sel.nodes[n] = true
 		}
 	}
-	var files []engine.File
-	if s.cfg.Policy != nil {
-		files = s.cfg.Policy.Files()
-	}
-	rf, err := compileFilter(filter, lang, files)
+	rf, err := s.filters.compile(filter, lang, s.cfg.Policy)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +132,12 @@ func (sel *selection) match(it *store.Item) bool {
 	if sel.filter == nil {
 		return true
 	}
-	return sel.filter.eval(t, it.OpFlags, it.Raw, ents)
+	// Entities and headers match a filter only when it selects their type: those the matching
+	// records reference come with them.
+	if !isEvent(t) && !slices.Contains(sel.filter.types, t) {
+		return false
+	}
+	return sel.filter.eval(t, it.OpFlags, it.Raw, envelope{it.NodeID, it.AgentID, it.Epoch, it.Seq}, ents)
 }
 
 // invalidArgument returns err as an INVALID_ARGUMENT error, with the positions of a filter's
@@ -183,36 +183,51 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryReq
 		}
 		sel.rg.After = after
 	}
+	// The scan's resolvers follow the entities it shows, so each matching record's references
+	// are resolved as of its time, as the filter saw them.
+	sel.observe = true
 	var (
 		resp    = &hubv1.QueryResponse{}
 		lastKey []byte
 		more    bool
+		seen    = map[proto.Message]bool{}
+		failed  error
 	)
-	err = s.cfg.Store.Scan(ctx, sel.rg, func(it *store.Item) (bool, error) {
+	err = s.scanMatches(ctx, sel, func(sc *scanned) bool {
 		resp.ScannedRecords++
-		if !sel.match(it) {
+		if !sc.matched {
 			if resp.ScannedRecords >= maxPageScan {
-				lastKey, more = slices.Clone(it.Key), true
-				return false, nil
+				lastKey, more = slices.Clone(sc.key), true
+				return false
 			}
-			return true, nil
+			return true
 		}
 		if len(resp.Records) == size {
 			more = true // another record matches: the page ends before it
-			return false, nil
+			return false
 		}
-		rec := new(sysflowv1.Record)
-		if err := proto.Unmarshal(it.Raw, rec); err != nil {
-			return false, fmt.Errorf("stored record %s/%d/%d: %w", it.AgentID, it.Epoch, it.Seq, err)
+		if sc.err != nil {
+			failed = fmt.Errorf("stored record %x: %w", sc.key, sc.err)
+			return false
 		}
-		resp.Records = append(resp.Records, rec)
-		lastKey = append(lastKey[:0], it.Key...)
+		resp.Records = append(resp.Records, sc.rec)
+		for _, e := range sc.refs {
+			// The resolver returns one message for each version it holds.
+			if v := entityPayload(e); !seen[v] {
+				seen[v] = true
+				resp.Entities = append(resp.Entities, e)
+			}
+		}
+		lastKey = append(lastKey[:0], sc.key...)
 		if resp.ScannedRecords >= maxPageScan {
 			more = true
-			return false, nil
+			return false
 		}
-		return true, nil
+		return true
 	})
+	if err == nil {
+		err = failed
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, connect.NewError(connect.CodeCanceled, ctx.Err())
@@ -222,60 +237,26 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryReq
 	if more {
 		resp.NextPageToken = pageToken(hash, lastKey)
 	}
-	resp.Entities = sel.referenced(resp.Records)
 	return connect.NewResponse(resp), nil
 }
 
-// referenced returns the entities recs reference, in the versions in force at each record's time,
-// each version once: processes with their containers and pods, and files.
-func (sel *selection) referenced(recs []*sysflowv1.Record) []*sysflowv1.Record {
-	c := refCollector{resolve: map[string]*store.Entities{}, st: sel.st, seen: map[string]bool{}}
-	defer c.close()
-	for _, r := range recs {
-		c.at(r.GetNodeId(), field.Time(r)).record(r)
-	}
-	return c.out
-}
-
-// refCollector collects the entities records reference, each version once.
+// refCollector collects the entities records reference, each version once, through the
+// resolver of the records' node.
 type refCollector struct {
-	st      *store.Store
-	resolve map[string]*store.Entities
-	node    string
-	ents    *store.Entities
-	seen    map[string]bool
-	out     []*sysflowv1.Record
+	node string
+	ents *store.Entities
+	seen map[proto.Message]bool
+	out  []*sysflowv1.Record
 }
 
-// at makes c resolve a node's entities as of a time.
-func (c *refCollector) at(node string, ts int64) *refCollector {
-	e := c.resolve[node]
-	if e == nil {
-		e = c.st.EntitiesAt(node)
-		c.resolve[node] = e
-	}
-	e.At(ts)
-	c.node, c.ents = node, e
-	return c
-}
-
-func (c *refCollector) close() {
-	for _, e := range c.resolve {
-		e.Close()
-	}
-}
-
-// add collects rec, the version of an entity, unless it has been collected.
-func (c *refCollector) add(rec *sysflowv1.Record) {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
-	if err != nil {
+// add collects rec, whose payload is the version v of an entity, unless that has been collected.
+// A resolver returns one message for each version it read, and records come in time order, so
+// a version is not read twice.
+func (c *refCollector) add(v proto.Message, rec *sysflowv1.Record) {
+	if c.seen[v] {
 		return
 	}
-	key := c.node + "\x00" + string(b)
-	if c.seen[key] {
-		return
-	}
-	c.seen[key] = true
+	c.seen[v] = true
 	rec.NodeId = c.node
 	c.out = append(c.out, rec)
 }
@@ -284,7 +265,7 @@ func (c *refCollector) add(rec *sysflowv1.Record) {
 func (c *refCollector) record(r *sysflowv1.Record) {
 	if oid := field.ProcOID(r); oid != nil {
 		if p := c.ents.Process(oid); p != nil {
-			c.add(&sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: p}})
+			c.add(p, &sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: p}})
 			c.container(p.GetContainerId())
 		}
 	}
@@ -295,7 +276,7 @@ func (c *refCollector) record(r *sysflowv1.Record) {
 func (c *refCollector) files(r *sysflowv1.Record) {
 	for _, foid := range fileOIDs(r) {
 		if f := c.ents.File(foid); f != nil {
-			c.add(&sysflowv1.Record{Rec: &sysflowv1.Record_File{File: f}})
+			c.add(f, &sysflowv1.Record{Rec: &sysflowv1.Record_File{File: f}})
 			c.container(f.GetContainerId())
 		}
 	}
@@ -310,12 +291,27 @@ func (c *refCollector) container(id string) {
 	if ct == nil {
 		return
 	}
-	c.add(&sysflowv1.Record{Rec: &sysflowv1.Record_Container{Container: ct}})
+	c.add(ct, &sysflowv1.Record{Rec: &sysflowv1.Record_Container{Container: ct}})
 	if pid := ct.GetPodId(); pid != "" {
 		if p := c.ents.Pod(pid); p != nil {
-			c.add(&sysflowv1.Record{Rec: &sysflowv1.Record_Pod{Pod: p}})
+			c.add(p, &sysflowv1.Record{Rec: &sysflowv1.Record_Pod{Pod: p}})
 		}
 	}
+}
+
+// entityPayload returns the payload of an entity record.
+func entityPayload(e *sysflowv1.Record) proto.Message {
+	switch x := e.GetRec().(type) {
+	case *sysflowv1.Record_Process:
+		return x.Process
+	case *sysflowv1.Record_File:
+		return x.File
+	case *sysflowv1.Record_Container:
+		return x.Container
+	case *sysflowv1.Record_Pod:
+		return x.Pod
+	}
+	return e
 }
 
 // fileOIDs returns the object ids of the files a record references.

@@ -80,7 +80,7 @@ func storedQuery(traces map[string][]*sysflowv1.Record, start, end int64, nodes 
 			if len(types) > 0 && !slices.Contains(types, sfavro.TypeOf(r)) {
 				continue
 			}
-			if !isEntity(r) && match != nil && !match(node, i) {
+			if match != nil && (isEntity(r) || !match(node, i)) {
 				continue
 			}
 			out = append(out, traceRecord{node: node, seq: int64(i + 1), time: times[i], rec: r})
@@ -203,7 +203,7 @@ func TestQuery(t *testing.T) {
 		{name: "falco filter, events only",
 			req:   &hubv1.QueryRequest{Filter: falcoShellExec, RecordTypes: flowTypes, PageSize: 2},
 			match: shellExec},
-		{name: "falco filter with entities",
+		{name: "falco filter, every type",
 			req:   &hubv1.QueryRequest{Filter: falcoShellExec, PageSize: 500},
 			match: shellExec},
 		{name: "cel filter in a time range",

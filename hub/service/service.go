@@ -53,8 +53,9 @@ type Config struct {
 
 // Service implements HubService.
 type Service struct {
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	filters filterCache
 }
 
 // New returns a Service.

@@ -225,6 +225,9 @@ func TestStoreReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := st.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	rules, err := engine.NewActive(defaults.Files()...)
 	if err != nil {
 		t.Fatal(err)

@@ -248,7 +248,9 @@ type Entities struct {
 	at    int64
 	// cache says whether what was looked up and observed is kept; without it every lookup
 	// reads the table as of the time set.
-	cache      bool
+	cache bool
+	// versions keeps, without cache, the versions read and the times they were in force.
+	versions   map[string]version
 	it         *pebble.Iterator
 	procs      map[[16]byte]*sysflowv1.Process
 	files      map[string]*sysflowv1.File
@@ -276,7 +278,7 @@ func (s *Store) EntitiesAt(node string) *Entities {
 	idx, ok := s.nodes[node]
 	s.mu.Unlock()
 	return &Entities{
-		s: s, node: idx, known: ok, at: math.MaxInt64,
+		s: s, node: idx, known: ok, at: math.MaxInt64, versions: map[string]version{},
 		procs: map[[16]byte]*sysflowv1.Process{}, files: map[string]*sysflowv1.File{},
 		containers: map[string]*sysflowv1.Container{}, pods: map[string]*sysflowv1.Pod{},
 	}
@@ -325,16 +327,50 @@ func procKey(oid *sysflowv1.OID) [16]byte {
 	return k
 }
 
-// get reads into rec the version of an entity in force at e.at; false when there is none or it
-// is unreadable.
-func (e *Entities) get(kind byte, id []byte, rec *sysflowv1.Record) bool {
+// version is a version of an entity and the times it is in force: from, inclusive (math.MinInt64
+// for the earliest version), to until, exclusive (math.MaxInt64 for the latest).
+type version struct {
+	rec         *sysflowv1.Record
+	from, until int64
+}
+
+// get returns the version of an entity in force at e.at; nil when there is none or it is
+// unreadable.
+func (e *Entities) get(kind byte, id []byte) *sysflowv1.Record {
 	if !e.known || len(id) > maxEntityID {
-		return false
+		return nil
 	}
+	if e.cache {
+		var rec sysflowv1.Record
+		if _, ok := e.read(kind, id, &rec); !ok {
+			return nil
+		}
+		return &rec
+	}
+	key := string(append([]byte{kind}, id...))
+	if v, ok := e.versions[key]; ok && v.from <= e.at && e.at < v.until {
+		return v.rec
+	}
+	rec := new(sysflowv1.Record)
+	v, ok := e.read(kind, id, rec)
+	if !ok {
+		return nil
+	}
+	v.rec = rec
+	if len(e.versions) >= maxCached {
+		clear(e.versions)
+	}
+	e.versions[key] = v
+	return rec
+}
+
+// read reads into rec the version of an entity in force at e.at, and returns when it is in
+// force; false when there is none or it is unreadable.
+func (e *Entities) read(kind byte, id []byte, rec *sysflowv1.Record) (version, bool) {
 	if e.it == nil {
 		it, err := e.s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixEntity}, UpperBound: []byte{prefixEntity + 1}})
 		if err != nil {
-			return false
+			return version{}, false
 		}
 		e.it = it
 	}
@@ -347,14 +383,20 @@ func (e *Entities) get(kind byte, id []byte, rec *sysflowv1.Record) bool {
 		found = e.it.SeekLT(binary.BigEndian.AppendUint64(prefix, uint64(e.at+1)^(1<<63)))
 	}
 	e.key = prefix[:n]
-	if !found || !isVersion(e.it.Key(), prefix[:n]) {
-		// None at or before the time: the earliest.
-		if !e.it.SeekGE(prefix[:n]) || !isVersion(e.it.Key(), prefix[:n]) {
-			return false
-		}
+	v := version{from: math.MinInt64, until: math.MaxInt64}
+	if found && isVersion(e.it.Key(), prefix[:n]) {
+		v.from = getTime(e.it.Key()[n:])
+	} else if !e.it.SeekGE(prefix[:n]) || !isVersion(e.it.Key(), prefix[:n]) {
+		return v, false
 	}
-	v, err := e.it.ValueAndErr()
-	return err == nil && proto.Unmarshal(v, rec) == nil
+	raw, err := e.it.ValueAndErr()
+	if err != nil || proto.Unmarshal(raw, rec) != nil {
+		return v, false
+	}
+	if !e.cache && e.it.Next() && isVersion(e.it.Key(), prefix[:n]) {
+		v.until = getTime(e.it.Key()[n:])
+	}
+	return v, true
 }
 
 // isVersion reports whether k is the key of a version of the entity whose id's key is idKey.
@@ -368,9 +410,8 @@ func (e *Entities) Process(oid *sysflowv1.OID) *sysflowv1.Process {
 	if p, ok := e.procs[k]; ok {
 		return p
 	}
-	var rec sysflowv1.Record
 	var p *sysflowv1.Process
-	if e.get(kindProcess, k[:], &rec) {
+	if rec := e.get(kindProcess, k[:]); rec != nil {
 		p = rec.GetProcess()
 	}
 	if e.cache {
@@ -384,9 +425,8 @@ func (e *Entities) File(oid []byte) *sysflowv1.File {
 	if f, ok := e.files[string(oid)]; ok {
 		return f
 	}
-	var rec sysflowv1.Record
 	var f *sysflowv1.File
-	if e.get(kindFile, oid, &rec) {
+	if rec := e.get(kindFile, oid); rec != nil {
 		f = rec.GetFile()
 	}
 	if e.cache {
@@ -400,9 +440,8 @@ func (e *Entities) Container(id string) *sysflowv1.Container {
 	if c, ok := e.containers[id]; ok {
 		return c
 	}
-	var rec sysflowv1.Record
 	var c *sysflowv1.Container
-	if e.get(kindContainer, []byte(id), &rec) {
+	if rec := e.get(kindContainer, []byte(id)); rec != nil {
 		c = rec.GetContainer()
 	}
 	if e.cache {
@@ -416,9 +455,8 @@ func (e *Entities) Pod(id string) *sysflowv1.Pod {
 	if p, ok := e.pods[id]; ok {
 		return p
 	}
-	var rec sysflowv1.Record
 	var p *sysflowv1.Pod
-	if e.get(kindPod, []byte(id), &rec) {
+	if rec := e.get(kindPod, []byte(id)); rec != nil {
 		p = rec.GetPod()
 	}
 	if e.cache {

@@ -29,6 +29,9 @@ type Options struct {
 	RetentionBytes int64
 	// RetentionInterval is how often retention runs, when Run runs; zero means a minute.
 	RetentionInterval time.Duration
+	// CacheBytes is the size of the cache of decompressed blocks that reads go through; zero
+	// means 128 MiB.
+	CacheBytes int64
 	// Logger receives the store's logs (Pebble's among them); nil discards them.
 	Logger *slog.Logger
 }
@@ -89,7 +92,13 @@ func Open(opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 128 << 20
+	}
+	cache := pebble.NewCache(opts.CacheBytes)
+	defer cache.Unref() // the store holds its own reference
 	popts := &pebble.Options{
+		Cache:              cache,
 		Logger:             pebbleLogger{log.With("component", "pebble")},
 		FormatMajorVersion: pebble.FormatNewest,
 		MemTableSize:       64 << 20,

@@ -527,8 +527,8 @@ type QueryRequest struct {
 	RecordTypes []v1.RecordType `protobuf:"varint,4,rep,packed,name=record_types,json=recordTypes,proto3,enum=sysflow.v1.RecordType" json:"record_types,omitempty"`
 	// A condition the records must meet, written in filter_language, as in SubscribeRequest: a
 	// filter that does not compile is refused with INVALID_ARGUMENT, with its line and column.
-	// It applies to events and flows, and to entities only when it selects their type with
-	// sf.type.
+	// Unlike a subscription's, it leaves out entities and headers unless it selects their type
+	// with sf.type: the entities the matching records reference come in entities.
 	Filter string `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`
 	// The language filter is written in.
 	FilterLanguage FilterLanguage `protobuf:"varint,6,opt,name=filter_language,json=filterLanguage,proto3,enum=sysflux.hub.v1.FilterLanguage" json:"filter_language,omitempty"`
@@ -937,7 +937,8 @@ type ExportRequest struct {
 	// The record types to export. The entities the exported records reference are exported
 	// with them whatever their type.
 	RecordTypes []v1.RecordType `protobuf:"varint,4,rep,packed,name=record_types,json=recordTypes,proto3,enum=sysflow.v1.RecordType" json:"record_types,omitempty"`
-	// A condition the records must meet, as in QueryRequest.
+	// A condition the records must meet, as in QueryRequest; the entities the matching records
+	// reference are exported with them.
 	Filter string `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`
 	// The language filter is written in.
 	FilterLanguage FilterLanguage `protobuf:"varint,6,opt,name=filter_language,json=filterLanguage,proto3,enum=sysflux.hub.v1.FilterLanguage" json:"filter_language,omitempty"`
