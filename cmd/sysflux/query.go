@@ -618,8 +618,7 @@ func printProvenance(w io.Writer, node string, resp *hubv1.GetProvenanceResponse
 	ents := newEntityIndex(resp.GetEntities())
 	self := resp.GetProcess()
 	if node == "" {
-		// The records carry the node; the processes do not.
-		node = firstNode(resp)
+		node = resp.GetNodeId()
 	}
 	fmt.Fprintf(w, "process %s on node %s, created %s (--create-ts %d)\n", procLabel(self.GetProcess()), orDash(node),
 		formatTime(self.GetProcess().GetOid().GetCreateTs()), self.GetProcess().GetOid().GetCreateTs())
@@ -660,24 +659,6 @@ func printProvenance(w io.Writer, node string, resp *hubv1.GetProvenanceResponse
 		}
 		tw.Flush()
 	}
-}
-
-// firstNode returns the node of the first record of a provenance answer, "" for none.
-func firstNode(resp *hubv1.GetProvenanceResponse) string {
-	all := append([]*hubv1.ProcessProvenance{resp.GetProcess()}, resp.GetAncestors()...)
-	for _, m := range append(all, resp.GetChildren()...) {
-		for _, r := range m.GetRecords() {
-			if r.GetNodeId() != "" {
-				return r.GetNodeId()
-			}
-		}
-	}
-	for _, e := range resp.GetEntities() {
-		if e.GetNodeId() != "" {
-			return e.GetNodeId()
-		}
-	}
-	return ""
 }
 
 func orDash(s string) string {

@@ -68,7 +68,7 @@ func (s *Service) GetProvenance(ctx context.Context, req *connect.Request[hubv1.
 	}
 	ents := st.EntitiesAt(node)
 	defer ents.Close()
-	resp := &hubv1.GetProvenanceResponse{Process: &hubv1.ProcessProvenance{Process: proc}}
+	resp := &hubv1.GetProvenanceResponse{NodeId: node, Process: &hubv1.ProcessProvenance{Process: proc}}
 	for p := proc; len(resp.Ancestors) < nAnc && p.GetPoid() != nil; {
 		parent := ents.Process(p.GetPoid())
 		if parent == nil {

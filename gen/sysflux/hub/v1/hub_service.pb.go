@@ -797,7 +797,9 @@ type GetProvenanceResponse struct {
 	// Its children, in order of creation.
 	Children []*ProcessProvenance `protobuf:"bytes,3,rep,name=children,proto3" json:"children,omitempty"`
 	// The files, containers and pods the records reference, each once.
-	Entities      []*v1.Record `protobuf:"bytes,4,rep,name=entities,proto3" json:"entities,omitempty"`
+	Entities []*v1.Record `protobuf:"bytes,4,rep,name=entities,proto3" json:"entities,omitempty"`
+	// The node the process ran on.
+	NodeId        string `protobuf:"bytes,5,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -858,6 +860,13 @@ func (x *GetProvenanceResponse) GetEntities() []*v1.Record {
 		return x.Entities
 	}
 	return nil
+}
+
+func (x *GetProvenanceResponse) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
 }
 
 // ProcessProvenance is one process and its records.
@@ -1778,12 +1787,13 @@ const file_sysflux_hub_v1_hub_service_proto_rawDesc = "" +
 	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12\x1b\n" +
 	"\tcreate_ts\x18\x03 \x01(\x03R\bcreateTs\x125\n" +
 	"\x17max_records_per_process\x18\x04 \x01(\x05R\x14maxRecordsPerProcess\x12#\n" +
-	"\rmax_ancestors\x18\x05 \x01(\x05R\fmaxAncestors\"\x84\x02\n" +
+	"\rmax_ancestors\x18\x05 \x01(\x05R\fmaxAncestors\"\x9d\x02\n" +
 	"\x15GetProvenanceResponse\x12;\n" +
 	"\aprocess\x18\x01 \x01(\v2!.sysflux.hub.v1.ProcessProvenanceR\aprocess\x12?\n" +
 	"\tancestors\x18\x02 \x03(\v2!.sysflux.hub.v1.ProcessProvenanceR\tancestors\x12=\n" +
 	"\bchildren\x18\x03 \x03(\v2!.sysflux.hub.v1.ProcessProvenanceR\bchildren\x12.\n" +
-	"\bentities\x18\x04 \x03(\v2\x12.sysflow.v1.RecordR\bentities\"\x8e\x01\n" +
+	"\bentities\x18\x04 \x03(\v2\x12.sysflow.v1.RecordR\bentities\x12\x17\n" +
+	"\anode_id\x18\x05 \x01(\tR\x06nodeId\"\x8e\x01\n" +
 	"\x11ProcessProvenance\x12-\n" +
 	"\aprocess\x18\x01 \x01(\v2\x13.sysflow.v1.ProcessR\aprocess\x12,\n" +
 	"\arecords\x18\x02 \x03(\v2\x12.sysflow.v1.RecordR\arecords\x12\x1c\n" +
