@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	"github.com/sysflux/sysflux/internal/tooltest"
 )
 
 // writeRecords writes recs to a new SysFlow file in memory and returns the file.
@@ -491,21 +492,6 @@ for path in sys.argv[2:]:
 json.dump(out, sys.stdout)
 `
 
-// requirePythonAvro skips the test when Apache Avro's Python package is not installed, and fails
-// it instead when SYSFLUX_REQUIRE_TOOLS=1 (as in CI).
-func requirePythonAvro(tb testing.TB) {
-	tb.Helper()
-	out, err := exec.Command("/usr/bin/python3", "-c", "import avro.datafile").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := fmt.Sprintf("/usr/bin/python3 cannot import avro.datafile (install python3-avro): %v: %s", err, out)
-	if os.Getenv("SYSFLUX_REQUIRE_TOOLS") == "1" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
-}
-
 // pythonSummary is what pythonReader prints for one file.
 type pythonSummary struct {
 	Count   int
@@ -542,7 +528,7 @@ func summary(tb testing.TB, recs []*sysflowv1.Record) pythonSummary {
 }
 
 func TestWriterPythonAvro(t *testing.T) {
-	requirePythonAvro(t)
+	tooltest.RequirePythonAvro(t)
 	dir := t.TempDir()
 	var files []string
 	var want []pythonSummary
@@ -565,7 +551,7 @@ func TestWriterPythonAvro(t *testing.T) {
 	files = append(files, extra)
 	want = append(want, summary(t, sampleRecords()))
 
-	cmd := exec.Command("/usr/bin/python3", append([]string{"-c", pythonReader, schemaV5}, files...)...)
+	cmd := exec.Command(tooltest.PythonAvro, append([]string{"-c", pythonReader, schemaV5}, files...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

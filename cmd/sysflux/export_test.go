@@ -74,8 +74,9 @@ func checkSelfContained(t *testing.T, name string, recs []*sysflowv1.Record) {
 				t.Errorf("%s: record %d (%s) comes before its process %d", name, i, sysflux.TypeName(r), oid.GetHpid())
 				return
 			}
-			for _, f := range refFileOIDs(r) {
-				if !files[string(f)] {
+			file, newFile := field.FileOIDs(r)
+			for _, f := range [][]byte{file, newFile} {
+				if len(f) > 0 && !files[string(f)] {
 					t.Errorf("%s: record %d (%s) comes before its file", name, i, sysflux.TypeName(r))
 					return
 				}

@@ -350,24 +350,13 @@ func references(rec *sysflowv1.Record, procs map[string]*sysflowv1.Process) []st
 			keys = append(keys, node+"\x00c"+p.GetContainerId())
 		}
 	}
-	for _, f := range refFileOIDs(rec) {
-		keys = append(keys, entityFileKey(node, f))
+	file, newFile := field.FileOIDs(rec)
+	for _, f := range [][]byte{file, newFile} {
+		if len(f) > 0 {
+			keys = append(keys, entityFileKey(node, f))
+		}
 	}
 	return keys
-}
-
-// refFileOIDs returns the object ids of the files a record references.
-func refFileOIDs(rec *sysflowv1.Record) [][]byte {
-	switch x := rec.GetRec().(type) {
-	case *sysflowv1.Record_FileFlow:
-		return [][]byte{x.FileFlow.GetFileOid()}
-	case *sysflowv1.Record_FileEvent:
-		if len(x.FileEvent.GetNewFileOid()) > 0 {
-			return [][]byte{x.FileEvent.GetFileOid(), x.FileEvent.GetNewFileOid()}
-		}
-		return [][]byte{x.FileEvent.GetFileOid()}
-	}
-	return nil
 }
 
 // jsonPrinter prints records as protojson, one a line, and with entities each entity once
@@ -513,7 +502,11 @@ func (x *entityIndex) procName(node string, oid *sysflowv1.OID) string {
 // summary is sysflux.Summary with the paths of the files a record references.
 func (x *entityIndex) summary(rec *sysflowv1.Record) string {
 	s := sysflux.Summary(rec)
-	for i, oid := range refFileOIDs(rec) {
+	file, newFile := field.FileOIDs(rec)
+	for i, oid := range [][]byte{file, newFile} {
+		if len(oid) == 0 {
+			continue
+		}
 		p := "?"
 		if f := x.files[entityFileKey(rec.GetNodeId(), oid)]; f != nil {
 			p = f.GetPath()

@@ -367,19 +367,13 @@ func (f *file) add(rec *sysflowv1.Record) error {
 	if err := f.needProcess(field.ProcOID(rec)); err != nil {
 		return err
 	}
-	switch r := rec.GetRec().(type) {
-	case *sysflowv1.Record_FileFlow:
-		if err := f.needFile(r.FileFlow.GetFileOid()); err != nil {
-			return err
+	file, newFile := field.FileOIDs(rec)
+	for _, oid := range [][]byte{file, newFile} {
+		if len(oid) == 0 {
+			continue
 		}
-	case *sysflowv1.Record_FileEvent:
-		if err := f.needFile(r.FileEvent.GetFileOid()); err != nil {
+		if err := f.needFile(oid); err != nil {
 			return err
-		}
-		if n := r.FileEvent.GetNewFileOid(); len(n) > 0 {
-			if err := f.needFile(n); err != nil {
-				return err
-			}
 		}
 	}
 	_, err := f.write(rec)

@@ -27,6 +27,7 @@ import (
 	"github.com/sysflux/sysflux/hub"
 	"github.com/sysflux/sysflux/hub/hubtest"
 	"github.com/sysflux/sysflux/hub/store"
+	"github.com/sysflux/sysflux/internal/tooltest"
 )
 
 const (
@@ -238,14 +239,14 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 
 	// Apache Avro's Python reader reads every exported file with SysFlow's schema.
-	requirePythonAvro(t)
+	tooltest.RequirePythonAvro(t)
 	var all []string
 	want := map[string]int{}
 	for name, fs := range files {
 		all = append(all, fs...)
 		want[fs[0]] = len(back[name])
 	}
-	cmd := exec.Command("/usr/bin/python3", append([]string{"-c", pythonCount, schemaV5}, all...)...)
+	cmd := exec.Command(tooltest.PythonAvro, append([]string{"-c", pythonCount, schemaV5}, all...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -325,18 +326,3 @@ for path in sys.argv[2:]:
         out[path] = sum(1 for _ in avro.datafile.DataFileReader(f, avro.io.DatumReader(readers_schema=schema)))
 json.dump(out, sys.stdout)
 `
-
-// requirePythonAvro skips the test when Apache Avro's Python package is not installed, and fails
-// it instead when SYSFLUX_REQUIRE_TOOLS=1 (as in CI).
-func requirePythonAvro(tb testing.TB) {
-	tb.Helper()
-	out, err := exec.Command("/usr/bin/python3", "-c", "import avro.datafile").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := fmt.Sprintf("/usr/bin/python3 cannot import avro.datafile (install python3-avro): %v: %s", err, out)
-	if os.Getenv("SYSFLUX_REQUIRE_TOOLS") == "1" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
-}

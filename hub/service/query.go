@@ -274,7 +274,11 @@ func (c *refCollector) record(r *sysflowv1.Record) {
 
 // files collects the files r references, with their containers.
 func (c *refCollector) files(r *sysflowv1.Record) {
-	for _, foid := range fileOIDs(r) {
+	file, newFile := field.FileOIDs(r)
+	for _, foid := range [][]byte{file, newFile} {
+		if len(foid) == 0 {
+			continue
+		}
 		if f := c.ents.File(foid); f != nil {
 			c.add(f, &sysflowv1.Record{Rec: &sysflowv1.Record_File{File: f}})
 			c.container(f.GetContainerId())
@@ -312,20 +316,6 @@ func entityPayload(e *sysflowv1.Record) proto.Message {
 		return x.Pod
 	}
 	return e
-}
-
-// fileOIDs returns the object ids of the files a record references.
-func fileOIDs(r *sysflowv1.Record) [][]byte {
-	switch x := r.GetRec().(type) {
-	case *sysflowv1.Record_FileFlow:
-		return [][]byte{x.FileFlow.GetFileOid()}
-	case *sysflowv1.Record_FileEvent:
-		if len(x.FileEvent.GetNewFileOid()) > 0 {
-			return [][]byte{x.FileEvent.GetFileOid(), x.FileEvent.GetNewFileOid()}
-		}
-		return [][]byte{x.FileEvent.GetFileOid()}
-	}
-	return nil
 }
 
 // queryHash identifies what a query selects, so that a page token is used only with the query

@@ -30,6 +30,19 @@ func ProcOID(rec *sysflowv1.Record) *sysflowv1.OID {
 	return nil
 }
 
+// FileOIDs returns the object ids of the files an event or flow is about: a file flow's or file
+// event's file, and a file event's new file (a rename's or link's target); nil where there is
+// none.
+func FileOIDs(rec *sysflowv1.Record) (file, newFile []byte) {
+	switch r := rec.GetRec().(type) {
+	case *sysflowv1.Record_FileFlow:
+		return r.FileFlow.GetFileOid(), nil
+	case *sysflowv1.Record_FileEvent:
+		return r.FileEvent.GetFileOid(), r.FileEvent.GetNewFileOid()
+	}
+	return nil, nil
+}
+
 // Time returns the record's time (its start for a flow), in nanoseconds since the Unix epoch.
 func Time(rec *sysflowv1.Record) int64 {
 	switch r := rec.GetRec().(type) {
@@ -177,19 +190,18 @@ func (e *Event) resolveFiles() (*sysflowv1.File, *sysflowv1.File) {
 		}
 		return nil, nil
 	}
-	switch r := e.Rec.GetRec().(type) {
-	case *sysflowv1.Record_FileFlow:
-		return e.Entities.File(r.FileFlow.GetFileOid()), nil
-	case *sysflowv1.Record_FileEvent:
-		var second *sysflowv1.File
-		if len(r.FileEvent.GetNewFileOid()) > 0 {
-			second = e.Entities.File(r.FileEvent.GetNewFileOid())
-		}
-		return e.Entities.File(r.FileEvent.GetFileOid()), second
-	case *sysflowv1.Record_File:
+	if r, ok := e.Rec.GetRec().(*sysflowv1.Record_File); ok {
 		return r.File, nil
 	}
-	return nil, nil
+	file, newFile := FileOIDs(e.Rec)
+	var first, second *sysflowv1.File
+	if len(file) > 0 {
+		first = e.Entities.File(file)
+	}
+	if len(newFile) > 0 {
+		second = e.Entities.File(newFile)
+	}
+	return first, second
 }
 
 // container returns the container of the record's process, or nil on the host.
