@@ -311,6 +311,7 @@ func (s *Store) Append(agentID string, entries []ring.Entry) (ring.AppendResult,
 		touches  []touch
 		newest   = int64(math.MinInt64)
 		lastNode string
+		haveNode bool
 		nodeIdx  uint32
 		b        = s.db.NewBatch()
 	)
@@ -331,11 +332,11 @@ func (s *Store) Append(agentID string, entries []ring.Entry) (ring.AppendResult,
 		if err := readRefs(e.Raw, &r); err != nil {
 			return ring.AppendResult{}, fmt.Errorf("record %s/%d/%d: %w", agentID, e.Epoch, e.Seq, err)
 		}
-		if e.NodeID != lastNode || i == 0 {
+		if !haveNode || e.NodeID != lastNode {
 			s.mu.Lock()
 			nodeIdx = s.nodeIndex(e.NodeID)
 			s.mu.Unlock()
-			lastNode = e.NodeID
+			lastNode, haveNode = e.NodeID, true
 		}
 		ts := r.ts
 		switch {
