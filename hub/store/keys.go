@@ -116,7 +116,6 @@ type agentState struct {
 	epoch, seq  int64
 	lastTime    int64 // the time of the last record with a time of its own
 	hasLastTime bool
-	saved       bool // whether the agent's key is on disk
 }
 
 const agentValueLen = 4 + 4 + 8 + 8 + 8 + 1
@@ -145,7 +144,6 @@ func decodeAgent(b []byte) (*agentState, error) {
 		seq:         int64(binary.BigEndian.Uint64(b[16:])),
 		lastTime:    int64(binary.BigEndian.Uint64(b[24:])),
 		hasLastTime: b[32] == 1,
-		saved:       true,
 	}, nil
 }
 

@@ -65,9 +65,6 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (Retained, error) {
 		return res, fmt.Errorf("remove records before %s: %w", time.Unix(0, cutoff).UTC(), err)
 	}
 	res.Before = cutoff
-	s.mu.Lock()
-	s.oldest = cutoff
-	s.mu.Unlock()
 	n, err := s.retainEntities(ctx, cutoff, cutoff-usePeriod)
 	res.Entities = n
 	if err != nil {
@@ -219,26 +216,6 @@ func (s *Store) retainEntities(ctx context.Context, cutoff, before int64) (int, 
 	}
 	s.mu.Unlock()
 	return removed, nil
-}
-
-// Stats are figures of the store.
-type Stats struct {
-	// DiskBytes is the space the store takes on disk.
-	DiskBytes int64
-	// Oldest and Newest are the times of the oldest and newest records; zero when empty.
-	Oldest, Newest int64
-	// Agents and Nodes count the agents and nodes the store has records of.
-	Agents, Nodes int
-}
-
-// Stats returns figures of the store.
-func (s *Store) Stats() Stats {
-	st := Stats{DiskBytes: int64(s.db.Metrics().DiskSpaceUsage())}
-	st.Oldest, st.Newest, _ = s.Bounds()
-	s.mu.Lock()
-	st.Agents, st.Nodes = len(s.agents), len(s.nodes)
-	s.mu.Unlock()
-	return st
 }
 
 // Compact compacts the whole store, so that reads that follow go through the fewest files.

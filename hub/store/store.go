@@ -52,12 +52,7 @@ type Store struct {
 	nextNode   uint32
 	unsaved    map[string]uint32 // nodes whose key is not on disk yet
 	used       map[entityRef]*usage
-	newest     int64 // the time of the newest record stored, valid when any is
-	hasRecords bool
 	retainMu   sync.Mutex // one retention pass at a time
-	// oldest is the time before which retention removed records, math.MinInt64 before any
-	// pass did.
-	oldest int64
 }
 
 // entityRef names an entity in the used map.
@@ -116,7 +111,7 @@ func Open(opts Options) (*Store, error) {
 		db: db, opts: opts, log: log,
 		agents: map[string]*agentState{}, agentLocks: map[string]*sync.Mutex{}, addrs: map[string]string{},
 		nodes: map[string]uint32{}, nodeNames: map[uint32]string{}, unsaved: map[string]uint32{},
-		used: map[entityRef]*usage{}, oldest: math.MinInt64,
+		used: map[entityRef]*usage{},
 	}
 	if err := s.load(); err != nil {
 		db.Close()
@@ -188,16 +183,6 @@ func (s *Store) load() error {
 		s.nodes[string(it.Key()[1:])] = idx
 		s.nodeNames[idx] = string(it.Key()[1:])
 		s.nextNode = max(s.nextNode, idx+1)
-	}
-	if err := it.Close(); err != nil {
-		return err
-	}
-	it, err = s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixRecord}, UpperBound: []byte{prefixRecord + 1}})
-	if err != nil {
-		return err
-	}
-	if it.Last() {
-		s.newest, s.hasRecords = recordKeyTime(it.Key()), true
 	}
 	return it.Close()
 }
@@ -309,7 +294,6 @@ func (s *Store) Append(agentID string, entries []ring.Entry) (ring.AppendResult,
 		rec      sysflowv1.Record
 		key, val []byte
 		touches  []touch
-		newest   = int64(math.MinInt64)
 		lastNode string
 		haveNode bool
 		nodeIdx  uint32
@@ -347,7 +331,6 @@ func (s *Store) Append(agentID string, entries []ring.Entry) (ring.AppendResult,
 		default:
 			ts = nextTime(entries[i+1:])
 		}
-		newest = max(newest, ts)
 		key = recordKey(key[:0], ts, st.idx, e.Epoch, e.Seq)
 		val = appendRecordValue(val[:0], e, nodeIdx)
 		if err := b.Set(key, val, nil); err != nil {
@@ -392,7 +375,6 @@ func (s *Store) Append(agentID string, entries []ring.Entry) (ring.AppendResult,
 	}
 	s.markUsed(b, touches)
 	s.mu.Unlock()
-	st.saved = true
 	if err := b.Set(append([]byte{prefixAgent}, agentID...), st.encode(), nil); err != nil {
 		return ring.AppendResult{}, err
 	}
@@ -403,12 +385,6 @@ func (s *Store) Append(agentID string, entries []ring.Entry) (ring.AppendResult,
 	*prev = st
 	for _, name := range savedNodes {
 		delete(s.unsaved, name)
-	}
-	if res.Appended > 0 {
-		if !s.hasRecords || newest > s.newest {
-			s.newest = newest
-		}
-		s.hasRecords = true
 	}
 	s.mu.Unlock()
 	return res, nil
