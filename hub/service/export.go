@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"connectrpc.com/connect"
@@ -48,7 +47,6 @@ func (s *Service) Export(ctx context.Context, req *connect.Request[hubv1.ExportR
 		return invalidArgument(err)
 	}
 	defer sel.close()
-	sel.observe = true
 	out := &exportStream{stream: stream, bufs: map[int]*hubv1.ExportChunk{}}
 	x := export.New(export.Config{
 		Entities:        func(node string) field.Entities { return sel.entities(node) },
@@ -61,9 +59,6 @@ func (s *Service) Export(ctx context.Context, req *connect.Request[hubv1.ExportR
 	if oldest, newest, ok := s.cfg.Store.Bounds(); ok {
 		progress.StartTime = timestamppb.New(time.Unix(0, max(oldest, sel.rg.Start)))
 		progress.EndTime = timestamppb.New(time.Unix(0, min(newest, sel.rg.End)))
-		if sel.rg.End != math.MaxInt64 && sel.rg.End > newest {
-			progress.EndTime = timestamppb.New(time.Unix(0, newest))
-		}
 	}
 	next := time.Now().Add(exportProgressEvery)
 	var scanned int64
@@ -77,20 +72,20 @@ func (s *Service) Export(ctx context.Context, req *connect.Request[hubv1.ExportR
 				return false, err
 			}
 		}
-		if !sel.match(it) {
+		matched, rec := sel.match(it)
+		if !matched {
 			return true, nil
 		}
-		rec := new(sysflowv1.Record)
-		if err := proto.Unmarshal(it.Raw, rec); err != nil {
-			return false, fmt.Errorf("stored record %s/%d/%d: %w", it.AgentID, it.Epoch, it.Seq, err)
+		if rec == nil {
+			rec = new(sysflowv1.Record)
+			if err := proto.Unmarshal(it.Raw, rec); err != nil {
+				return false, fmt.Errorf("stored record %s/%d/%d: %w", it.AgentID, it.Epoch, it.Seq, err)
+			}
 		}
 		return true, x.Add(rec)
 	})
 	if err == nil {
 		err = x.Close()
-	}
-	if err == nil {
-		err = out.flushAll()
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -138,15 +133,4 @@ func (e *exportStream) send(b *hubv1.ExportChunk) error {
 	err := e.stream.Send(&hubv1.ExportResponse{Item: &hubv1.ExportResponse_Chunk{Chunk: b}})
 	b.Data = b.Data[:0]
 	return err
-}
-
-// flushAll sends what remains of every file.
-func (e *exportStream) flushAll() error {
-	for i, b := range e.bufs {
-		if err := e.send(b); err != nil {
-			return err
-		}
-		delete(e.bufs, i)
-	}
-	return nil
 }

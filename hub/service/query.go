@@ -36,9 +36,6 @@ type selection struct {
 	types   [sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT + 1]bool
 	nodes   map[string]bool
 	filter  *recordFilter // nil without one
-	// observe says whether the resolvers must follow the entities the scan shows: for a filter
-	// and for an export, which resolve references as of each record.
-	observe bool
 	// ents resolves each node's entities, filled as the scan shows them.
 	ents map[string]*store.Entities
 	st   *store.Store
@@ -78,7 +75,6 @@ func (s *Service) newSelection(start, end *timestamppb.Timestamp, nodes []string
 		return nil, err
 	}
 	sel.filter = rf
-	sel.observe = rf != nil
 	return sel, nil
 }
 
@@ -111,33 +107,38 @@ func (sel *selection) close() {
 	}
 }
 
-// match reports whether a stored record passes the selectors. Entity records are kept by the
-// node's resolver for the records after them, whether they pass or not.
-func (sel *selection) match(it *store.Item) bool {
+// match reports whether a stored record passes the selectors. Entity records are decoded and
+// kept by the node's resolver, so that the records after them resolve their references as of
+// their time, whether they pass or not; the decoded entity is returned for the caller to use
+// (nil for other records).
+func (sel *selection) match(it *store.Item) (bool, *sysflowv1.Record) {
 	if sel.nodes != nil && !sel.nodes[it.NodeID] {
-		return false
+		return false, nil
 	}
 	ents := sel.entities(it.NodeID)
 	ents.At(it.Time)
 	t := it.Type
-	if sel.observe && !isEvent(t) && t != sysflowv1.RecordType_RECORD_TYPE_HEADER {
-		var rec sysflowv1.Record
-		if proto.Unmarshal(it.Raw, &rec) == nil {
-			ents.Observe(&rec)
+	var entity *sysflowv1.Record
+	if !isEvent(t) && t != sysflowv1.RecordType_RECORD_TYPE_HEADER {
+		entity = new(sysflowv1.Record)
+		if proto.Unmarshal(it.Raw, entity) != nil {
+			entity = nil
+		} else {
+			ents.Observe(entity)
 		}
 	}
 	if !sel.anyType && !sel.types[t] {
-		return false
+		return false, entity
 	}
 	if sel.filter == nil {
-		return true
+		return true, entity
 	}
 	// Entities and headers match a filter only when it selects their type: those the matching
 	// records reference come with them.
 	if !isEvent(t) && !slices.Contains(sel.filter.types, t) {
-		return false
+		return false, entity
 	}
-	return sel.filter.eval(t, it.OpFlags, it.Raw, envelope{it.NodeID, it.AgentID, it.Epoch, it.Seq}, ents)
+	return sel.filter.eval(t, it.OpFlags, it.Raw, envelope{it.NodeID, it.AgentID, it.Epoch, it.Seq}, ents), entity
 }
 
 // invalidArgument returns err as an INVALID_ARGUMENT error, with the positions of a filter's
@@ -183,9 +184,6 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryReq
 		}
 		sel.rg.After = after
 	}
-	// The scan's resolvers follow the entities it shows, so each matching record's references
-	// are resolved as of its time, as the filter saw them.
-	sel.observe = true
 	var (
 		resp    = &hubv1.QueryResponse{}
 		lastKey []byte

@@ -25,19 +25,23 @@ type scanned struct {
 func (s *Service) scanMatches(ctx context.Context, sel *selection, fn func(*scanned) bool) error {
 	var sc scanned
 	return s.cfg.Store.Scan(ctx, sel.rg, func(it *store.Item) (bool, error) {
-		sc = scanned{key: it.Key, matched: sel.match(it)}
-		if sc.matched {
-			sc.rec, sc.refs, sc.err = sel.decode(it)
+		matched, entity := sel.match(it)
+		sc = scanned{key: it.Key, matched: matched}
+		if matched {
+			sc.rec, sc.refs, sc.err = sel.decode(it, entity)
 		}
 		return fn(&sc), nil
 	})
 }
 
-// decode decodes a matching record, and resolves what it references as of its time.
-func (sel *selection) decode(it *store.Item) (*sysflowv1.Record, []*sysflowv1.Record, error) {
-	rec := new(sysflowv1.Record)
-	if err := proto.Unmarshal(it.Raw, rec); err != nil {
-		return nil, nil, err
+// decode decodes a matching record, unless it is an entity match decoded already, and resolves
+// what it references as of its time.
+func (sel *selection) decode(it *store.Item, rec *sysflowv1.Record) (*sysflowv1.Record, []*sysflowv1.Record, error) {
+	if rec == nil {
+		rec = new(sysflowv1.Record)
+		if err := proto.Unmarshal(it.Raw, rec); err != nil {
+			return nil, nil, err
+		}
 	}
 	c := refCollector{node: it.NodeID, ents: sel.entities(it.NodeID), seen: map[proto.Message]bool{}}
 	c.ents.At(it.Time)
