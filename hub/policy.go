@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	agentv1 "github.com/sysflux/sysflux/gen/sysflux/agent/v1"
@@ -60,7 +59,7 @@ func (p *policy) inspect(hello *agentv1.Hello, entries []ring.Entry) {
 	for i := range entries {
 		e := &entries[i]
 		a.rec.Reset()
-		if err := proto.Unmarshal(e.Raw, &a.rec); err != nil {
+		if err := ring.Decode(e.Raw, &a.rec); err != nil {
 			p.decodeErrors.Add(1)
 			p.log.Warn("undecodable record; passed on unchecked", "agent", e.AgentID, "seq", e.Seq, "err", err)
 			continue

@@ -1,6 +1,8 @@
 package ring_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -169,6 +171,25 @@ func opFlagsPayload(set bool, v uint64) []byte {
 	return b
 }
 
+// redecode returns r encoded and decoded again by proto.Unmarshal.
+func redecode(t *testing.T, r *sysflowv1.Record) *sysflowv1.Record {
+	t.Helper()
+	b, err := proto.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out sysflowv1.Record
+	if err := proto.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return &out
+}
+
+// str encodes string field num holding s, UTF-8 or not.
+func str(num protowire.Number, s string) []byte {
+	return protowire.AppendString(protowire.AppendTag(nil, num, protowire.BytesType), s)
+}
+
 func concat(bs ...[]byte) []byte {
 	var out []byte
 	for _, b := range bs {
@@ -284,6 +305,9 @@ func TestScanErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		b    []byte
+		want string // in the error
+		// decodes: proto.Unmarshal decodes the record, and Scan refuses it all the same
+		decodes bool
 	}{
 		{name: "empty", b: nil},
 		{name: "envelope only", b: envelope},
@@ -301,15 +325,33 @@ func TestScanErrors(t *testing.T) {
 		{name: "payload length past the end", b: concat(protowire.AppendTag(nil, 16, protowire.BytesType), []byte{10, 1})},
 		{name: "malformed op-flags payload", b: payloadField(sysflowv1.RecordType_RECORD_TYPE_FILE_FLOW, []byte{0x20})},
 		{name: "malformed op_flags", b: payloadField(sysflowv1.RecordType_RECORD_TYPE_FILE_FLOW, []byte{0x20, 0x80})},
+		{name: "node_id not UTF-8", b: concat(good, str(1, "\xff")), want: "sysflow.v1.Record.node_id: invalid UTF-8"},
+		{name: "tag not UTF-8", b: concat(good, str(5, "ok"), str(5, "\xc3")), want: "sysflow.v1.Record.tags: invalid UTF-8"},
+		{name: "exe not UTF-8", b: payloadField(sysflowv1.RecordType_RECORD_TYPE_PROCESS, str(5, "/bin/\xffsh")), want: "sysflow.v1.Process.exe: invalid UTF-8"},
+		{name: "pod label not UTF-8", b: payloadField(sysflowv1.RecordType_RECORD_TYPE_POD,
+			concat(protowire.AppendTag(nil, 9, protowire.BytesType), protowire.AppendBytes(nil, concat(str(1, "app"), str(2, "\xfe"))))),
+			want: "sysflow.v1.Pod.LabelsEntry.value: invalid UTF-8"},
+		{name: "malformed nested OID", b: payloadField(sysflowv1.RecordType_RECORD_TYPE_FILE_FLOW,
+			concat(protowire.AppendTag(nil, 1, protowire.BytesType), protowire.AppendBytes(nil, []byte{0x08, 0x80}))),
+			want: "sysflow.v1.OID.create_ts: malformed protobuf"},
+		{name: "map key of another wire type", b: payloadField(sysflowv1.RecordType_RECORD_TYPE_POD,
+			concat(protowire.AppendTag(nil, 9, protowire.BytesType), protowire.AppendBytes(nil, concat(
+				protowire.AppendFixed64(protowire.AppendTag(nil, 1, protowire.Fixed64Type), 7), str(2, "v"))))),
+			want: "sysflow.v1.Pod.LabelsEntry.key: map key or value of another wire type", decodes: true},
+		{name: "truncated packed numbers", b: payloadField(sysflowv1.RecordType_RECORD_TYPE_POD,
+			concat(protowire.AppendTag(nil, 5, protowire.BytesType), protowire.AppendBytes(nil, []byte{0x01, 0x80}))),
+			want: "sysflow.v1.Pod.host_ips: malformed protobuf"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if m, err := ring.Scan(tt.b); err == nil {
 				t.Errorf("Scan(%x) = %+v, nil, want an error", tt.b, m)
+			} else if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Scan(%x) = %v, want an error naming %q", tt.b, err, tt.want)
 			}
 			// proto.Unmarshal agrees: either it fails or the record has no payload.
 			var r sysflowv1.Record
-			if err := proto.Unmarshal(tt.b, &r); err == nil && r.GetRec() != nil {
+			if err := proto.Unmarshal(tt.b, &r); err == nil && r.GetRec() != nil && !tt.decodes {
 				t.Errorf("proto.Unmarshal(%x) found payload %T; the test case is wrong", tt.b, r.GetRec())
 			}
 		})
@@ -325,6 +367,10 @@ func FuzzScan(f *testing.F) {
 		var r sysflowv1.Record
 		uerr := proto.Unmarshal(b, &r)
 		if uerr != nil {
+			// What the ring accepts, every reader must decode.
+			if err == nil {
+				t.Fatalf("Scan(%x) = %+v, nil; proto.Unmarshal: %v", b, m, uerr)
+			}
 			return
 		}
 		if r.GetRec() == nil {
@@ -333,11 +379,23 @@ func FuzzScan(f *testing.F) {
 			}
 			return
 		}
+		if errors.Is(err, ring.ErrMapEntryWireType) {
+			return
+		}
 		if err != nil {
 			t.Fatalf("Scan(%x): %v; proto.Unmarshal succeeds with payload %T", b, err, r.GetRec())
 		}
 		if diff := cmp.Diff(fromRecord(&r), fromScan(m)); diff != "" {
 			t.Fatalf("Scan(%x) (-unmarshal +scan):\n%s", b, diff)
+		}
+		var d sysflowv1.Record
+		if err := ring.Decode(b, &d); err != nil {
+			t.Fatalf("Decode(%x): %v; proto.Unmarshal succeeds", b, err)
+		}
+		// Unknown fields may differ in how their tags are encoded (UnmarshalVT keeps the bytes,
+		// proto.Unmarshal encodes the tag again): compare what decoding them again gives.
+		if !proto.Equal(redecode(t, &d), &r) {
+			t.Fatalf("Decode(%x) = %v, proto.Unmarshal %v", b, &d, &r)
 		}
 	})
 }

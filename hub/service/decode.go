@@ -5,6 +5,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	"github.com/sysflux/sysflux/hub/ring"
 )
 
 // envelope is where a record comes from, as the ring and the store know it without decoding it.
@@ -20,7 +21,7 @@ type recordDecoder struct {
 	rec sysflowv1.Record
 	// payloads holds, for each type, a payload message and a record holding it.
 	payloads [sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT + 1]struct {
-		msg proto.Message
+		msg ring.Message
 		rec *sysflowv1.Record
 	}
 }
@@ -31,7 +32,7 @@ func (d *recordDecoder) decode(t sysflowv1.RecordType, raw []byte, env envelope)
 	if !ok || t <= 0 || int(t) >= len(d.payloads) {
 		// Not the one payload field the type says: decode it all, as protobuf would.
 		d.rec.Reset()
-		if err := proto.Unmarshal(raw, &d.rec); err != nil {
+		if err := ring.Decode(raw, &d.rec); err != nil {
 			return nil, err
 		}
 		return &d.rec, nil
@@ -41,7 +42,7 @@ func (d *recordDecoder) decode(t sysflowv1.RecordType, raw []byte, env envelope)
 		p.msg, p.rec = newPayload(t)
 	}
 	proto.Reset(p.msg)
-	if err := proto.Unmarshal(payload, p.msg); err != nil {
+	if err := ring.Decode(payload, p.msg); err != nil {
 		return nil, err
 	}
 	p.rec.NodeId, p.rec.AgentId, p.rec.Epoch, p.rec.Seq = env.node, env.agent, env.epoch, env.seq
@@ -81,7 +82,7 @@ func payloadOf(raw []byte, t sysflowv1.RecordType) ([]byte, bool) {
 }
 
 // newPayload returns a payload message of type t and a record holding it.
-func newPayload(t sysflowv1.RecordType) (proto.Message, *sysflowv1.Record) {
+func newPayload(t sysflowv1.RecordType) (ring.Message, *sysflowv1.Record) {
 	switch t {
 	case sysflowv1.RecordType_RECORD_TYPE_HEADER:
 		m := new(sysflowv1.SFHeader)

@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
 	"github.com/sysflux/sysflux/hub/export"
+	"github.com/sysflux/sysflux/hub/ring"
 	"github.com/sysflux/sysflux/hub/store"
 	"github.com/sysflux/sysflux/policy/field"
 )
@@ -78,7 +78,7 @@ func (s *Service) Export(ctx context.Context, req *connect.Request[hubv1.ExportR
 		}
 		if rec == nil {
 			rec = new(sysflowv1.Record)
-			if err := proto.Unmarshal(it.Raw, rec); err != nil {
+			if err := ring.Decode(it.Raw, rec); err != nil {
 				return false, fmt.Errorf("stored record %s/%d/%d: %w", it.AgentID, it.Epoch, it.Seq, err)
 			}
 		}

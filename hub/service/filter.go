@@ -9,8 +9,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"google.golang.org/protobuf/proto"
-
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
 	policyv1 "github.com/sysflux/sysflux/gen/sysflux/policy/v1"
@@ -346,7 +344,7 @@ func (f *recordFilter) observe(e *ring.Entry) {
 		return
 	}
 	var rec sysflowv1.Record // the table keeps what it points to
-	if err := proto.Unmarshal(e.Raw, &rec); err != nil {
+	if err := ring.Decode(e.Raw, &rec); err != nil {
 		f.undecodable++
 		return
 	}

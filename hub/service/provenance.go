@@ -11,6 +11,7 @@ import (
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
+	"github.com/sysflux/sysflux/hub/ring"
 	"github.com/sysflux/sysflux/hub/store"
 	"github.com/sysflux/sysflux/policy/field"
 )
@@ -103,7 +104,7 @@ func (s *Service) GetProvenance(ctx context.Context, req *connect.Request[hubv1.
 			return true, nil
 		}
 		rec := new(sysflowv1.Record)
-		if err := proto.Unmarshal(it.Raw, rec); err != nil {
+		if err := ring.Decode(it.Raw, rec); err != nil {
 			return true, nil
 		}
 		oid := field.ProcOID(rec)

@@ -17,6 +17,7 @@ import (
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
 	policyv1 "github.com/sysflux/sysflux/gen/sysflux/policy/v1"
+	"github.com/sysflux/sysflux/hub/ring"
 	"github.com/sysflux/sysflux/hub/store"
 	"github.com/sysflux/sysflux/policy/field"
 )
@@ -121,7 +122,7 @@ func (sel *selection) match(it *store.Item) (bool, *sysflowv1.Record) {
 	var entity *sysflowv1.Record
 	if !isEvent(t) && t != sysflowv1.RecordType_RECORD_TYPE_HEADER {
 		entity = new(sysflowv1.Record)
-		if proto.Unmarshal(it.Raw, entity) != nil {
+		if ring.Decode(it.Raw, entity) != nil {
 			entity = nil
 		} else {
 			ents.Observe(entity)

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	"github.com/sysflux/sysflux/hub/ring"
 	"github.com/sysflux/sysflux/hub/store"
 )
 
@@ -39,7 +40,7 @@ func (s *Service) scanMatches(ctx context.Context, sel *selection, fn func(*scan
 func (sel *selection) decode(it *store.Item, rec *sysflowv1.Record) (*sysflowv1.Record, []*sysflowv1.Record, error) {
 	if rec == nil {
 		rec = new(sysflowv1.Record)
-		if err := proto.Unmarshal(it.Raw, rec); err != nil {
+		if err := ring.Decode(it.Raw, rec); err != nil {
 			return nil, nil, err
 		}
 	}

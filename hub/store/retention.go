@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"google.golang.org/protobuf/proto"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	"github.com/sysflux/sysflux/hub/ring"
 )
 
 // Run applies retention every Options.RetentionInterval until ctx ends.
@@ -144,7 +144,7 @@ func (s *Store) retainEntities(ctx context.Context, cutoff, before int64) (int, 
 		b.Delete(k, nil)
 		b.Delete(append([]byte{prefixUsed}, idKey[1:]...), nil)
 		rec.Reset()
-		if proto.Unmarshal(v, &rec) == nil {
+		if ring.Decode(v, &rec) == nil {
 			if p := rec.GetProcess(); p != nil && p.GetPoid() != nil {
 				c := append([]byte{prefixChildren}, idKey[1:5]...)
 				c = procID(c, p.GetPoid().GetHpid(), p.GetPoid().GetCreateTs())

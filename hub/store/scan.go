@@ -11,9 +11,9 @@ import (
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
-	"google.golang.org/protobuf/proto"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	"github.com/sysflux/sysflux/hub/ring"
 )
 
 // Range selects records by time.
@@ -390,7 +390,7 @@ func (e *Entities) read(kind byte, id []byte, rec *sysflowv1.Record) (version, b
 		return v, false
 	}
 	raw, err := e.it.ValueAndErr()
-	if err != nil || proto.Unmarshal(raw, rec) != nil {
+	if err != nil || ring.Decode(raw, rec) != nil {
 		return v, false
 	}
 	if !e.cache && e.it.Next() && isVersion(e.it.Key(), prefix[:n]) {
@@ -492,7 +492,7 @@ func (s *Store) LatestProcess(node string, hpid, createTS int64) (*sysflowv1.Pro
 		return nil, it.Error()
 	}
 	var rec sysflowv1.Record
-	if err := proto.Unmarshal(it.Value(), &rec); err != nil {
+	if err := ring.Decode(it.Value(), &rec); err != nil {
 		return nil, fmt.Errorf("stored process %d: %w", hpid, err)
 	}
 	return rec.GetProcess(), nil

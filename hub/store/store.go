@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"google.golang.org/protobuf/proto"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	"github.com/sysflux/sysflux/hub/ring"
@@ -339,7 +338,7 @@ func (s *Store) Append(agentID string, entries []ring.Entry) (ring.AppendResult,
 		res.Appended++
 		if isEntity(r.typ) {
 			rec.Reset()
-			if err := proto.Unmarshal(e.Raw, &rec); err != nil {
+			if err := ring.Decode(e.Raw, &rec); err != nil {
 				return ring.AppendResult{}, fmt.Errorf("record %s/%d/%d: %w", agentID, e.Epoch, e.Seq, err)
 			}
 			if err := putEntity(b, nodeIdx, &rec, e.Raw, ts); err != nil {
