@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sysflux/sysflux/agent/rawcodec"
+	"github.com/sysflux/sysflux/agent/sfavro"
 	"github.com/sysflux/sysflux/agent/spool"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	agentv1 "github.com/sysflux/sysflux/gen/sysflux/agent/v1"
@@ -67,7 +68,8 @@ type Agent struct {
 	gen    int                // counts streams, to tell the current one from replaced ones
 
 	sent atomic.Int64 // records sent to hubs
-
+	// produced counts the records put in the window, by type.
+	produced [sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT + 1]atomic.Int64
 }
 
 // New returns an agent with an empty window.
@@ -125,7 +127,11 @@ func (a *Agent) emit(ctx context.Context, rec *sysflowv1.Record) error {
 	if a.edge.drop(rec) {
 		return nil
 	}
-	return a.window.Append(ctx, rec)
+	if err := a.window.Append(ctx, rec); err != nil {
+		return err
+	}
+	a.produced[sfavro.TypeOf(rec)].Add(1)
+	return nil
 }
 
 // StreamRecords serves one hub stream; see agentv1.AgentServiceServer.

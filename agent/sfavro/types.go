@@ -3,7 +3,16 @@
 
 package sfavro
 
-import sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+import (
+	"strings"
+
+	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+)
+
+// TypeName names a record type as metrics and logs do: file_flow, process_event, ...
+func TypeName(t sysflowv1.RecordType) string {
+	return strings.ToLower(strings.TrimPrefix(t.String(), "RECORD_TYPE_"))
+}
 
 // TypeOf returns the type of rec's payload, or RECORD_TYPE_UNSPECIFIED when rec is nil or has
 // none.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -71,6 +72,10 @@ type Fanin struct {
 	cfg   Config
 	log   *slog.Logger
 	conns []*agentConn
+	// received counts the records taken in (duplicates included), by type.
+	received [sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT + 1]atomic.Int64
+	// storeNanos and storeBatches are the time spent making batches durable, and their number.
+	storeNanos, storeBatches atomic.Int64
 }
 
 // agentConn is the hub's side of one agent.
@@ -89,6 +94,8 @@ type agentConn struct {
 	duplicates  int64
 	last        ring.Position
 	edge        edgeStats
+	// stats is the agent's last Stats; nil before the first.
+	stats *agentv1.Stats
 }
 
 // edgeStats are what an agent's last Stats said of its edge policy.
@@ -265,12 +272,18 @@ func (f *Fanin) stream(ctx context.Context, c *agentConn, log *slog.Logger) (got
 			if f.cfg.Inspect != nil {
 				f.cfg.Inspect(hello, entries)
 			}
+			for i := range entries {
+				f.received[entries[i].Type].Add(1)
+			}
 			res := f.cfg.Ring.Append(hello.GetAgentId(), entries)
 			if f.cfg.Store != nil {
 				// Acknowledge what the store holds; subscribers have seen what the ring took.
+				start := time.Now()
 				if res, err = f.cfg.Store.Append(hello.GetAgentId(), entries); err != nil {
 					return got, err
 				}
+				f.storeNanos.Add(int64(time.Since(start)))
+				f.storeBatches.Add(1)
 			}
 			c.addCounts(res)
 			ack := &agentv1.StreamRecordsRequest{Message: &agentv1.StreamRecordsRequest_Ack{Ack: &agentv1.Ack{Epoch: res.Last.Epoch, Seq: res.Last.Seq}}}
@@ -286,6 +299,9 @@ func (f *Fanin) stream(ctx context.Context, c *agentConn, log *slog.Logger) (got
 			if s.GetWindowDroppedRecords() > 0 || s.GetKernelDroppedRecords() > 0 {
 				log.Warn("agent reports drops", "window_dropped", s.GetWindowDroppedRecords(), "kernel_dropped", s.GetKernelDroppedRecords())
 			}
+			c.mu.Lock()
+			c.stats = &s
+			c.mu.Unlock()
 			if c.setEdge(&s) && s.GetEdgePolicyError() != "" {
 				log.Warn("agent cannot apply the edge policy; it applies the one before",
 					"applied_version", s.GetEdgePolicyVersion(), "err", s.GetEdgePolicyError())
@@ -446,6 +462,39 @@ func (c *agentConn) addCounts(r ring.AppendResult) {
 	c.received += int64(r.Appended)
 	c.duplicates += int64(r.Duplicates)
 	c.last = r.Last
+}
+
+// Counters are the fan-in's counts since it started.
+type Counters struct {
+	// Received counts the records taken in from agents, duplicates included, by type.
+	Received [sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT + 1]int64
+	// StoreBatches is the number of batches made durable before they were acknowledged, and
+	// StoreTime the time that took.
+	StoreBatches int64
+	StoreTime    time.Duration
+}
+
+// Counters returns the fan-in's counts.
+func (f *Fanin) Counters() Counters {
+	var c Counters
+	for t := range f.received {
+		c.Received[t] = f.received[t].Load()
+	}
+	c.StoreBatches, c.StoreTime = f.storeBatches.Load(), time.Duration(f.storeNanos.Load())
+	return c
+}
+
+// AgentStats returns the last Stats of each agent that sent one, by address.
+func (f *Fanin) AgentStats() map[string]*agentv1.Stats {
+	out := make(map[string]*agentv1.Stats)
+	for _, c := range f.conns {
+		c.mu.Lock()
+		if c.stats != nil {
+			out[c.addr] = c.stats
+		}
+		c.mu.Unlock()
+	}
+	return out
 }
 
 // Status reports every agent's state.

@@ -209,6 +209,12 @@ func (s *Store) Close() error {
 	return errors.Join(err, s.db.Close())
 }
 
+// Size returns the disk space the store uses, in bytes: tables, write-ahead log and
+// manifests.
+func (s *Store) Size() int64 {
+	return int64(s.db.Metrics().DiskSpaceUsage())
+}
+
 // Last returns the last position of an agent the store holds.
 func (s *Store) Last(agentID string) (ring.Position, bool) {
 	s.mu.Lock()
