@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,9 +10,14 @@ import (
 	"net/http"
 	"time"
 
+	"connectrpc.com/connect"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
+	"github.com/sysflux/sysflux/agent"
 	"github.com/sysflux/sysflux/hub/alert"
+	"github.com/sysflux/sysflux/hub/auth"
 	"github.com/sysflux/sysflux/hub/fanin"
 	"github.com/sysflux/sysflux/hub/ring"
 	"github.com/sysflux/sysflux/hub/service"
@@ -37,12 +43,24 @@ type Config struct {
 	// holds them, and Query, GetProvenance and Export read it. The hub applies its retention
 	// while it serves; the caller opens and closes it.
 	Store *store.Store
+	// TLS, when set, serves the public API over TLS with it (requiring client certificates if
+	// it says so); nil serves it in cleartext (HTTP/1.1 and HTTP/2).
+	TLS *tls.Config
+	// Tokens, when set, are the bearer tokens the public API admits, each with its scopes and
+	// rate (see package auth); nil admits every caller.
+	Tokens *auth.Tokens
+	// AgentTLS, when set, dials agents over TLS with it: the agent's certificate must chain to
+	// its RootCAs and carry the host name dialled, and its Certificates are the hub's client
+	// certificate. nil dials in cleartext.
+	AgentTLS *tls.Config
 	// Logger receives the hub's logs; nil discards them.
 	Logger *slog.Logger
 }
 
 // Hub reads from agents and serves what it read.
 type Hub struct {
+	tls     *tls.Config
+	auth    *auth.Interceptor // nil admits every caller
 	ring    *ring.Ring
 	fanin   *fanin.Fanin
 	service *service.Service
@@ -62,6 +80,11 @@ func New(cfg Config) (*Hub, error) {
 		Agents: cfg.Agents, HubID: cfg.ID, Ring: r,
 		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff,
 		Logger: log.With("component", "fanin"),
+		DialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(agent.MaxSendMessageBytes), grpc.MaxCallSendMsgSize(agent.MaxRecvMessageBytes))},
+	}
+	if cfg.AgentTLS != nil {
+		fcfg.DialOptions = append(fcfg.DialOptions, grpc.WithTransportCredentials(credentials.NewTLS(cfg.AgentTLS)))
 	}
 	edge := &edgePolicy{rules: cfg.Rules, log: log.With("component", "edge")}
 	fcfg.EdgePolicy = edge.current
@@ -85,7 +108,20 @@ func New(cfg Config) (*Hub, error) {
 		scfg.Alerts = p.broker
 	}
 	svc := service.New(scfg)
-	return &Hub{ring: r, fanin: f, service: svc, policy: p, store: cfg.Store, log: log}, nil
+	h := &Hub{tls: cfg.TLS, ring: r, fanin: f, service: svc, policy: p, store: cfg.Store, log: log}
+	if cfg.Tokens != nil {
+		h.auth = auth.NewInterceptor(cfg.Tokens, log.With("component", "auth"))
+	}
+	return h, nil
+}
+
+// tlsConfig returns the API's TLS configuration, offering HTTP/2 and HTTP/1.1 by ALPN.
+func (h *Hub) tlsConfig() *tls.Config {
+	c := h.tls.Clone()
+	if len(c.NextProtos) == 0 {
+		c.NextProtos = []string{"h2", "http/1.1"}
+	}
+	return c
 }
 
 // PolicyStats are counts of the hub's rule evaluation.
@@ -118,13 +154,24 @@ func (h *Hub) PolicyStats() PolicyStats {
 func (h *Hub) Ring() *ring.Ring { return h.ring }
 
 // Serve reads from the agents and serves the public API on ln until ctx ends, then shuts down.
+// With Config.TLS the API is served over TLS (HTTP/1.1 and HTTP/2 by ALPN), else in cleartext
+// (HTTP/1.1 and HTTP/2 with prior knowledge).
 func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	defer h.fanin.Close()
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
+	var opts []connect.HandlerOption
+	if h.auth != nil {
+		opts = append(opts, connect.WithInterceptors(h.auth))
+	}
+	if h.tls != nil {
+		protocols.SetHTTP2(true)
+		ln = tls.NewListener(ln, h.tlsConfig())
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
 	srv := &http.Server{
-		Handler:           h.service.Handler(),
+		Handler:           h.service.Handler(opts...),
 		Protocols:         protocols,
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
@@ -153,6 +200,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		return nil
 	})
-	h.log.Info("hub serving", "addr", ln.Addr().String(), "agents", len(h.fanin.Status()))
+	h.log.Info("hub serving", "addr", ln.Addr().String(), "agents", len(h.fanin.Status()),
+		"tls", h.tls != nil, "client_certificates", h.tls != nil && h.tls.ClientAuth == tls.RequireAndVerifyClientCert, "tokens", h.auth != nil)
 	return g.Wait()
 }
