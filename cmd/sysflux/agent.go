@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -128,9 +129,60 @@ func (f *agentFlags) newAgent(ln net.Listener, log *slog.Logger) (*agent.Agent, 
 	return agent.New(cfg), nil
 }
 
-// runAgent serves a on ln and runs its sources until ctx ends.
-func runAgent(ctx context.Context, a *agent.Agent, ln net.Listener, srcs []agent.Source, log *slog.Logger) error {
-	srv := agent.NewGRPCServer(a, log.With("component", "grpc"))
+// agentSecurityFlags are how an agent protects its records: TLS, the hubs it serves.
+type agentSecurityFlags struct {
+	tls         serverTLSFlags
+	allowedHubs []string
+	insecure    bool
+}
+
+func (f *agentSecurityFlags) register(cmd *cobra.Command) {
+	f.tls.register(cmd, "hubs")
+	cmd.Flags().StringArrayVar(&f.allowedHubs, "allowed-hub", nil, "serve only hubs whose client certificate names this host (DNS name, URI or common name; repeatable; needs --tls-client-ca; default: any hub with a certificate of the CA)")
+	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow serving hubs on an address that is not loopback without TLS or client certificates (a warning is logged)")
+}
+
+// serverConfig checks the flags for an agent listening on addr and returns its server's
+// configuration.
+func (f *agentSecurityFlags) serverConfig(addr string, log *slog.Logger) (agent.ServerConfig, error) {
+	cfg := agent.ServerConfig{AllowedHubs: f.allowedHubs}
+	tlsCfg, err := f.tls.config()
+	if err != nil {
+		return cfg, err
+	}
+	if len(f.allowedHubs) > 0 && f.tls.clientCA == "" {
+		return cfg, usageError("--allowed-hub needs --tls-client-ca: hubs are known by their client certificates")
+	}
+	for _, h := range f.allowedHubs {
+		if strings.TrimSpace(h) == "" {
+			return cfg, usageError("--allowed-hub: empty name")
+		}
+	}
+	var missing []string
+	switch {
+	case tlsCfg == nil:
+		missing = []string{"TLS", "client certificate check"}
+	case f.tls.clientCA == "":
+		missing = []string{"client certificate check"}
+	}
+	remedy := "serve hubs over mutual TLS with --tls-cert, --tls-key and --tls-client-ca"
+	if err := exposed(log, "listen", addr, f.insecure, missing, remedy); err != nil {
+		return cfg, err
+	}
+	cfg.TLS = tlsCfg
+	return cfg, nil
+}
+
+// runAgent serves a on ln with the server configuration and runs its sources until ctx ends.
+func runAgent(ctx context.Context, a *agent.Agent, ln net.Listener, srcs []agent.Source, scfg agent.ServerConfig, log *slog.Logger) error {
+	if scfg.Logger == nil {
+		scfg.Logger = log.With("component", "grpc")
+	}
+	srv, err := agent.NewServer(a, scfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil {
@@ -150,19 +202,32 @@ func runAgent(ctx context.Context, a *agent.Agent, ln net.Listener, srcs []agent
 		return nil
 	})
 	g.Go(func() error { return a.Run(ctx, srcs...) })
-	log.Info("agent serving", "addr", ln.Addr().String(), "agent", a.Window().AgentID(), "node", a.Window().NodeID(), "epoch", a.Window().Epoch())
+	log.Info("agent serving", "addr", ln.Addr().String(), "agent", a.Window().AgentID(), "node", a.Window().NodeID(), "epoch", a.Window().Epoch(),
+		"tls", scfg.TLS != nil, "client_certificates", scfg.TLS != nil && scfg.TLS.ClientCAs != nil, "allowed_hubs", scfg.AllowedHubs)
 	return g.Wait()
 }
 
 func newAgentCommand(logs *logFlags) *cobra.Command {
 	f := &agentFlags{}
+	sec := &agentSecurityFlags{}
 	cmd := &cobra.Command{
-		Use:     "agent",
-		Short:   "Run an agent: record this node (or replay traces) and serve the records to hubs",
-		Example: `  sysflux agent --listen 127.0.0.1:7701 --replay trace.sf`,
-		Args:    cobra.NoArgs,
+		Use:   "agent",
+		Short: "Run an agent: record this node (or replay traces) and serve the records to hubs",
+		Long: `agent records this node (or replays SysFlow traces) and serves the records to the hubs
+that dial it. On a loopback address it may serve in plaintext. On any other address it
+serves hubs over mutual TLS: --tls-cert and --tls-key are its certificate, and hubs must
+present a client certificate signed by --tls-client-ca (and, with --allowed-hub, naming
+one of the hubs listed). --insecure allows less, with a warning.`,
+		Example: `  sysflux agent --listen 127.0.0.1:7701 --replay trace.sf
+  sysflux agent --listen 10.0.0.5:7701 --tls-cert agent.crt --tls-key agent.key \
+      --tls-client-ca hubs-ca.crt --allowed-hub hub-a.example.com`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := logs.logger()
+			if err != nil {
+				return err
+			}
+			scfg, err := sec.serverConfig(f.listen, log)
 			if err != nil {
 				return err
 			}
@@ -179,9 +244,10 @@ func newAgentCommand(logs *logFlags) *cobra.Command {
 				ln.Close()
 				return err
 			}
-			return runAgent(cmd.Context(), a, ln, srcs, log)
+			return runAgent(cmd.Context(), a, ln, srcs, scfg, log)
 		},
 	}
 	f.register(cmd, "listen")
+	sec.register(cmd)
 	return cmd
 }

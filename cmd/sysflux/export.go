@@ -28,6 +28,7 @@ const maxExportFiles = 1 << 20
 func newExportCommand(logs *logFlags) *cobra.Command {
 	var (
 		addr        string
+		sec         clientFlags
 		sel         storeFlags
 		output      string
 		maxSize     string
@@ -67,7 +68,8 @@ on), or a duration before now (90s, 15m, 2h30m, 7d, 1d12h).`,
   sysflux export --max-file-size 100MiB -o all.sf`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := logs.logger(); err != nil {
+			log, err := logs.logger()
+			if err != nil {
 				return err
 			}
 			s, err := sel.selection(cmd, time.Now())
@@ -105,7 +107,7 @@ on), or a duration before now (90s, 15m, 2h30m, 7d, 1d12h).`,
 					req.MaxFileDuration = durationpb.New(d)
 				}
 			}
-			c, closeConn, err := dialHub(addr)
+			c, closeConn, err := dialHub(addr, &sec, log)
 			if err != nil {
 				return err
 			}
@@ -171,6 +173,7 @@ on), or a duration before now (90s, 15m, 2h30m, 7d, 1d12h).`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "hub", "127.0.0.1:7700", "hub address HOST:PORT")
+	sec.register(cmd)
 	sel.register(cmd, "export")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "the SysFlow file to write; several files get an index before the extension (required)")
 	cmd.Flags().StringVar(&maxSize, "max-file-size", "0", "start a new file once a file holds about this many bytes, e.g. 100MiB (0: never)")

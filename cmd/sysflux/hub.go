@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sysflux/sysflux/hub"
+	"github.com/sysflux/sysflux/hub/auth"
 	"github.com/sysflux/sysflux/hub/ring"
 	"github.com/sysflux/sysflux/hub/service"
 	"github.com/sysflux/sysflux/hub/store"
@@ -37,6 +39,10 @@ type hubFlags struct {
 	data          string
 	retentionAge  time.Duration
 	retentionSize string
+	// apiTLS, tokens and insecure protect the API.
+	apiTLS   serverTLSFlags
+	tokens   string
+	insecure bool
 }
 
 func (f *hubFlags) register(cmd *cobra.Command) {
@@ -49,6 +55,46 @@ func (f *hubFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.data, "data", defaultDataDir(), `directory of the hub's durable store; "" keeps records in memory only (no Query or Export)`)
 	cmd.Flags().DurationVar(&f.retentionAge, "retention-age", 0, "keep records this far back from the newest one stored, or from now if that is earlier (e.g. 360h; 0 keeps records of any age)")
 	cmd.Flags().StringVar(&f.retentionSize, "retention-size", "10GiB", "remove the oldest records when the store is larger than this (0 sets no bound)")
+	f.apiTLS.register(cmd, "API clients")
+	cmd.Flags().StringVar(&f.tokens, "tokens", "", "admit only API callers with a bearer token of this YAML file, each with its scopes (read, admin) and rate")
+	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plaintext or unauthenticated connections on addresses that are not loopback (a warning names each)")
+}
+
+// apiSecurity checks the API's TLS and token flags for the --listen address, and returns its
+// TLS configuration and tokens (nil for none).
+func (f *hubFlags) apiSecurity(log *slog.Logger) (*tls.Config, *auth.Tokens, error) {
+	tlsCfg, err := f.apiTLS.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	var tokens *auth.Tokens
+	if f.tokens != "" {
+		if tokens, err = auth.LoadFile(f.tokens); err != nil {
+			return nil, nil, usageError("--tokens: %w", err)
+		}
+		var plain []string
+		for _, t := range tokens.List() {
+			if t.Plaintext {
+				plain = append(plain, t.Name)
+			}
+		}
+		if len(plain) > 0 {
+			log.Warn("the tokens file holds tokens in plaintext: give their sha256 instead", "file", f.tokens, "tokens", plain)
+		}
+		log.Info("tokens loaded", "file", f.tokens, "tokens", len(tokens.List()))
+	}
+	var missing []string
+	if tlsCfg == nil {
+		missing = append(missing, "TLS")
+	}
+	if tokens == nil && f.apiTLS.clientCA == "" {
+		missing = append(missing, "caller authentication")
+	}
+	remedy := "serve the API over TLS with --tls-cert and --tls-key, and admit callers by --tokens or --tls-client-ca"
+	if err := exposed(log, "listen", f.listen, f.insecure, missing, remedy); err != nil {
+		return nil, nil, err
+	}
+	return tlsCfg, tokens, nil
 }
 
 // defaultDataDir is the store's directory under the user's state directory:
@@ -125,10 +171,15 @@ func (f *hubFlags) activeRules(log *slog.Logger) (*engine.Active, error) {
 	return a, nil
 }
 
-// newHub returns a hub reading from agents, and what closes its store once it stopped serving.
-func (f *hubFlags) newHub(agents []string, log *slog.Logger) (*hub.Hub, func() error, error) {
+// newHub returns a hub reading from agents, dialled over TLS with agentTLS when set, and what
+// closes its store once it stopped serving.
+func (f *hubFlags) newHub(agents []string, agentTLS *tls.Config, log *slog.Logger) (*hub.Hub, func() error, error) {
 	if f.ringRecords <= 0 || f.ringBytes <= 0 {
 		return nil, nil, usageError("--ring-records and --ring-bytes must be positive")
+	}
+	apiTLS, tokens, err := f.apiSecurity(log)
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, a := range agents {
 		if _, _, err := net.SplitHostPort(a); err != nil {
@@ -161,6 +212,9 @@ func (f *hubFlags) newHub(agents []string, log *slog.Logger) (*hub.Hub, func() e
 		Rules:         rules,
 		Falcosidekick: f.sidekickURL,
 		Store:         st,
+		TLS:           apiTLS,
+		Tokens:        tokens,
+		AgentTLS:      agentTLS,
 		Logger:        log,
 	})
 	if err != nil {
@@ -172,11 +226,23 @@ func (f *hubFlags) newHub(agents []string, log *slog.Logger) (*hub.Hub, func() e
 
 func newHubCommand(logs *logFlags) *cobra.Command {
 	f := &hubFlags{}
+	dial := &agentDialFlags{}
 	cmd := &cobra.Command{
-		Use:     "hub",
-		Short:   "Run a hub: read records from agents and serve them to clients",
-		Example: `  sysflux hub --listen 127.0.0.1:7700 --agent 10.0.0.5:7701 --agent 10.0.0.6:7701`,
-		Args:    cobra.NoArgs,
+		Use:   "hub",
+		Short: "Run a hub: read records from agents and serve them to clients",
+		Long: `hub dials agents, reads their records, and serves them to clients (gRPC, gRPC-Web and
+Connect on one port).
+
+Agents that are not on loopback are dialled over TLS: --agent-ca is the CA their
+certificates must chain to, for the host name or address dialled, and --agent-cert and
+--agent-key the client certificate the hub presents them. The API on an address that is
+not loopback is served over TLS (--tls-cert, --tls-key) to callers with a bearer token
+of --tokens or a client certificate of --tls-client-ca. --insecure allows less, with a
+warning naming each address.`,
+		Example: `  sysflux hub --listen 127.0.0.1:7700 --agent 127.0.0.1:7701
+  sysflux hub --listen 10.0.0.2:7700 --tls-cert hub.crt --tls-key hub.key --tokens tokens.yaml \
+      --agent 10.0.0.5:7701 --agent-ca agents-ca.crt --agent-cert hub-client.crt --agent-key hub-client.key`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := logs.logger()
 			if err != nil {
@@ -185,7 +251,18 @@ func newHubCommand(logs *logFlags) *cobra.Command {
 			if len(f.agents) == 0 {
 				return usageError("no agent: pass --agent HOST:PORT (repeatable)")
 			}
-			h, closeStore, err := f.newHub(f.agents, log)
+			agentTLS, err := dial.config()
+			if err != nil {
+				return err
+			}
+			if agentTLS == nil {
+				for _, a := range f.agents {
+					if err := exposed(log, "agent", a, f.insecure, []string{"TLS"}, "dial agents over mutual TLS with --agent-ca, --agent-cert and --agent-key"); err != nil {
+						return err
+					}
+				}
+			}
+			h, closeStore, err := f.newHub(f.agents, agentTLS, log)
 			if err != nil {
 				return err
 			}
@@ -199,5 +276,6 @@ func newHubCommand(logs *logFlags) *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().StringArrayVar(&f.agents, "agent", nil, "agent address HOST:PORT to read from (repeatable)")
+	dial.register(cmd)
 	return cmd
 }

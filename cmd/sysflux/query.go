@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"path"
 	"strings"
 	"text/tabwriter"
@@ -14,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -88,10 +88,16 @@ func (f *storeFlags) selection(cmd *cobra.Command, now time.Time) (*storeSelecti
 	return s, nil
 }
 
-// dialHub returns a client of the hub at addr for the store commands, and what closes it.
-func dialHub(addr string) (hubv1.HubServiceClient, func() error, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUserAgent("sysflux-cli"),
+// dialHub returns a client of the hub at addr for the store commands, connected as sec says,
+// and what closes it.
+func dialHub(addr string, sec *clientFlags, log *slog.Logger) (hubv1.HubServiceClient, func() error, error) {
+	cc, err := sec.resolve(addr, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := append(cc.dialOptions(), grpc.WithUserAgent("sysflux-cli"),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxStoreMessageBytes)))
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, nil, usageError("--hub: %w", err)
 	}
@@ -104,6 +110,9 @@ func dialHub(addr string) (hubv1.HubServiceClient, func() error, error) {
 // messages ("query", "export"); filterFlag is the flag the request's filter came from, "" for
 // none.
 func storeError(addr, what, filterFlag string, err error) error {
+	if aerr := authError(addr, err); aerr != nil {
+		return aerr
+	}
 	st := status.Convert(err)
 	switch st.Code() {
 	case codes.Unavailable:
@@ -134,6 +143,7 @@ func storeError(addr, what, filterFlag string, err error) error {
 func newQueryCommand(logs *logFlags) *cobra.Command {
 	var (
 		addr         string
+		sec          clientFlags
 		sel          storeFlags
 		limit        int
 		all          bool
@@ -172,7 +182,8 @@ on), or a duration before now (90s, 15m, 2h30m, 7d, 1d12h).`,
   sysflux query --node node-a --type network_flow --limit 20`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := logs.logger(); err != nil {
+			log, err := logs.logger()
+			if err != nil {
 				return err
 			}
 			s, err := sel.selection(cmd, time.Now())
@@ -194,7 +205,7 @@ on), or a duration before now (90s, 15m, 2h30m, 7d, 1d12h).`,
 			if all {
 				limit = 0
 			}
-			c, closeConn, err := dialHub(addr)
+			c, closeConn, err := dialHub(addr, &sec, log)
 			if err != nil {
 				return err
 			}
@@ -231,6 +242,7 @@ on), or a duration before now (90s, 15m, 2h30m, 7d, 1d12h).`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "hub", "127.0.0.1:7700", "hub address HOST:PORT")
+	sec.register(cmd)
 	sel.register(cmd, "print")
 	cmd.Flags().IntVar(&limit, "limit", defaultQueryLimit, "print at most this many records")
 	cmd.Flags().BoolVar(&all, "all", false, "print every record that matches, however many")
@@ -525,6 +537,7 @@ func (x *entityIndex) summary(rec *sysflowv1.Record) string {
 func newProvenanceCommand(logs *logFlags) *cobra.Command {
 	var (
 		addr         string
+		sec          clientFlags
 		pid          int64
 		node         string
 		createTS     int64
@@ -547,7 +560,8 @@ order. With --json it prints the hub's answer as protojson.`,
   sysflux provenance --pid 4242 --json | jq '.ancestors[].process.exe'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := logs.logger(); err != nil {
+			log, err := logs.logger()
+			if err != nil {
 				return err
 			}
 			switch {
@@ -564,7 +578,7 @@ order. With --json it prints the hub's answer as protojson.`,
 			case timeout <= 0:
 				return usageError("--timeout: %v is not positive", timeout)
 			}
-			c, closeConn, err := dialHub(addr)
+			c, closeConn, err := dialHub(addr, &sec, log)
 			if err != nil {
 				return err
 			}
@@ -596,6 +610,7 @@ order. With --json it prints the hub's answer as protojson.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "hub", "127.0.0.1:7700", "hub address HOST:PORT")
+	sec.register(cmd)
 	cmd.Flags().Int64Var(&pid, "pid", 0, "the process's host pid (required)")
 	cmd.Flags().StringVar(&node, "node", "", "the node the process ran on; may be left out when the hub stores one node")
 	cmd.Flags().Int64Var(&createTS, "create-ts", 0, "the process's creation time in ns since the Unix epoch (0: the latest process with the pid)")

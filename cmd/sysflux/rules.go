@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -24,7 +23,7 @@ import (
 	"github.com/sysflux/sysflux/policy/engine"
 )
 
-func newRulesCommand() *cobra.Command {
+func newRulesCommand(logs *logFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rules",
 		Short: "Check Falco rules files, and manage the rules a hub runs",
@@ -39,7 +38,7 @@ that does not compile is rejected whole, and the hub keeps the rules it had.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newRulesValidateCommand(), newRulesPushCommand(), newRulesListCommand(), newRulesDeleteCommand())
+	cmd.AddCommand(newRulesValidateCommand(), newRulesPushCommand(logs), newRulesListCommand(logs), newRulesDeleteCommand(logs))
 	return cmd
 }
 
@@ -82,11 +81,15 @@ line, column and rule. The exit code is 0 when the files compile, 1 when they do
 type policyFlags struct {
 	addr    string
 	timeout time.Duration
+	sec     clientFlags
+	logs    *logFlags
 }
 
-func (f *policyFlags) register(cmd *cobra.Command) {
+func (f *policyFlags) register(cmd *cobra.Command, logs *logFlags) {
+	f.logs = logs
 	cmd.Flags().StringVar(&f.addr, "hub", "127.0.0.1:7700", "hub address HOST:PORT")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the hub's answer")
+	f.sec.register(cmd)
 }
 
 // call connects to the hub and calls fn with a PolicyService client, within the timeout.
@@ -94,7 +97,15 @@ func (f *policyFlags) call(ctx context.Context, fn func(context.Context, policyv
 	if f.timeout <= 0 {
 		return usageError("--timeout: %v is not positive", f.timeout)
 	}
-	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUserAgent("sysflux-cli"))
+	log, err := f.logs.logger()
+	if err != nil {
+		return err
+	}
+	cc, err := f.sec.resolve(f.addr, log)
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(f.addr, append(cc.dialOptions(), grpc.WithUserAgent("sysflux-cli"))...)
 	if err != nil {
 		return usageError("--hub: %w", err)
 	}
@@ -104,7 +115,7 @@ func (f *policyFlags) call(ctx context.Context, fn func(context.Context, policyv
 	return fn(ctx, policyv1.NewPolicyServiceClient(conn))
 }
 
-func newRulesPushCommand() *cobra.Command {
+func newRulesPushCommand(logs *logFlags) *cobra.Command {
 	var (
 		f       policyFlags
 		replace bool
@@ -140,12 +151,12 @@ it, keeps the rules it had, and the errors are printed; the exit code is then 1.
 			})
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, logs)
 	cmd.Flags().BoolVar(&replace, "replace", false, "replace all the files in force, rather than add to them")
 	return cmd
 }
 
-func newRulesListCommand() *cobra.Command {
+func newRulesListCommand(logs *logFlags) *cobra.Command {
 	var (
 		f      policyFlags
 		asJSON bool
@@ -175,12 +186,12 @@ func newRulesListCommand() *cobra.Command {
 			})
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, logs)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the hub's answer as protojson")
 	return cmd
 }
 
-func newRulesDeleteCommand() *cobra.Command {
+func newRulesDeleteCommand(logs *logFlags) *cobra.Command {
 	var f policyFlags
 	cmd := &cobra.Command{
 		Use:   "delete NAME...",
@@ -201,7 +212,7 @@ compile without the deleted ones, make it fail with exit code 1, changing nothin
 			})
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, logs)
 	return cmd
 }
 
@@ -297,6 +308,9 @@ func enumName(name, prefix string) string {
 // hubError turns the error of a PolicyService call into the command's error: exit code 3 when
 // the hub cannot be reached; otherwise 1, after printing the errors of rules the hub rejected.
 func hubError(stderr io.Writer, addr string, err error) error {
+	if aerr := authError(addr, err); aerr != nil {
+		return aerr
+	}
 	st := status.Convert(err)
 	switch st.Code() {
 	case codes.Unavailable, codes.DeadlineExceeded:

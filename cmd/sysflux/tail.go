@@ -23,6 +23,7 @@ import (
 func newTailCommand(logs *logFlags) *cobra.Command {
 	var (
 		addr           string
+		sec            clientFlags
 		asJSON         bool
 		count          int64
 		types, nodes   []string
@@ -84,7 +85,11 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 			}
 			req.HeartbeatInterval = durationpb.New(10 * time.Second)
 			ctx := cmd.Context()
-			c, err := sysflux.Dial(ctx, addr, sysflux.WithLogger(log))
+			conn, err := sec.resolve(addr, log)
+			if err != nil {
+				return err
+			}
+			c, err := sysflux.Dial(ctx, addr, append(conn.clientOptions(), sysflux.WithLogger(log))...)
 			if err != nil {
 				return usageError("--hub: %w", err)
 			}
@@ -96,6 +101,9 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
+				}
+				if aerr := authError(addr, err); aerr != nil {
+					return aerr
 				}
 				if c := status.Code(err); c != codes.Unavailable && c != codes.DeadlineExceeded {
 					return err // the hub answered: not an unreachable peer
@@ -166,6 +174,9 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 				return nil
 			}
 			err = sub.Err()
+			if aerr := authError(addr, err); aerr != nil {
+				return aerr
+			}
 			var se interface{ GRPCStatus() *status.Status }
 			if errors.As(err, &se) && se.GRPCStatus().Code() == codes.InvalidArgument && req.Filter != "" {
 				// The hub's message says where in the filter the problem is.
@@ -175,6 +186,7 @@ func newTailCommand(logs *logFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&addr, "hub", "127.0.0.1:7700", "hub address HOST:PORT")
+	sec.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one protojson object per line")
 	cmd.Flags().Int64Var(&count, "count", 0, "exit after this many records (0: never)")
 	cmd.Flags().StringArrayVar(&types, "type", nil, "record types to print, e.g. process,file_flow (repeatable)")

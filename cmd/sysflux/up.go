@@ -3,6 +3,8 @@ package main
 import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/sysflux/sysflux/agent"
 )
 
 func newUpCommand(logs *logFlags) *cobra.Command {
@@ -13,6 +15,10 @@ func newUpCommand(logs *logFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run an agent and a hub in one process: everything for this node",
+		Long: `up runs an agent and a hub in one process. The agent serves only that hub, in
+plaintext on loopback (--agent-listen). The hub's API listens on loopback by default
+(--listen), in plaintext; on another address it needs TLS and --tokens or
+--tls-client-ca, as sysflux hub does.`,
 		Example: `  sysflux up                      # capture this node live (root)
   sysflux up --replay trace.sf    # or replay a SysFlow trace
   sysflux tail --hub 127.0.0.1:7700`,
@@ -20,6 +26,11 @@ func newUpCommand(logs *logFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := logs.logger()
 			if err != nil {
+				return err
+			}
+			// The agent serves only the hub of this process: over plaintext on loopback.
+			if err := exposed(log, "agent-listen", af.listen, hf.insecure, []string{"TLS", "client certificate check"},
+				"keep --agent-listen on loopback (the hub of this process is its only reader)"); err != nil {
 				return err
 			}
 			srcs, err := af.sources(log)
@@ -35,7 +46,7 @@ func newUpCommand(logs *logFlags) *cobra.Command {
 				aln.Close()
 				return err
 			}
-			h, closeStore, err := hf.newHub([]string{aln.Addr().String()}, log.With("component", "hub"))
+			h, closeStore, err := hf.newHub([]string{aln.Addr().String()}, nil, log.With("component", "hub"))
 			if err != nil {
 				aln.Close()
 				return err
@@ -47,7 +58,7 @@ func newUpCommand(logs *logFlags) *cobra.Command {
 				return err
 			}
 			g, ctx := errgroup.WithContext(cmd.Context())
-			g.Go(func() error { return runAgent(ctx, a, aln, srcs, log.With("component", "agent")) })
+			g.Go(func() error { return runAgent(ctx, a, aln, srcs, agent.ServerConfig{}, log.With("component", "agent")) })
 			g.Go(func() error { return h.Serve(ctx, hln) })
 			return g.Wait()
 		},
