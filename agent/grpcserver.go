@@ -33,8 +33,10 @@ import (
 // The largest messages of the agent's stream. A hub dials agents with the same bounds.
 const (
 	// MaxSendMessageBytes bounds a message the agent sends: a batch of at most BatchRecords
-	// records (512 by default), 128 KiB a record on average, far above what a SysFlow record
-	// takes (its longest fields are a command line and paths).
+	// records (512 by default), 128 KiB a record on average. A SysFlow record takes far less:
+	// the largest of the test traces takes 3.8 KiB (its longest fields are a command line and
+	// paths), so a default batch of them takes 2 MiB, and grpc-go's default of 4 MiB would
+	// refuse a batch of 1100.
 	MaxSendMessageBytes = 64 << 20
 	// MaxRecvMessageBytes bounds a message the agent receives from a hub: an Open, an
 	// acknowledgement, or an edge policy (the hub's drop rules).
