@@ -11,10 +11,14 @@ import (
 	"github.com/sysflux/sysflux/policy/translate"
 )
 
-// celCostLimit bounds the cost of one evaluation of an expression written in CEL directly:
-// translated conditions cost a few hundred at most, while CEL's comprehensions can be made to
-// cost without bound.
+// celCostLimit bounds the cost of one evaluation of an expression written in CEL directly,
+// compiled without MaxCost: translated conditions cost a few hundred at most, while CEL's
+// comprehensions can be made to cost without bound.
 const celCostLimit = 1_000_000
+
+// maxCELChars is CEL's limit on the length of an expression, in characters
+// (cel.ParserExpressionSizeLimit's default).
+const maxCELChars = 100_000
 
 // CELError is an expression that does not compile: CEL's issues, each at its line and column.
 type CELError struct {
@@ -29,7 +33,11 @@ func (e *CELError) Error() string { return e.Issues.String() }
 // flow whatever its operation flags. It is for conditions written in CEL rather than in Falco's
 // syntax, such as a subscription's filter. An expression that does not compile gives a
 // *CELError.
-func CompileCEL(name, src string) (*Set, error) {
+//
+// With MaxCost, an expression that may cost more does not compile (a *CostError), and the
+// limit stops evaluations; without it, evaluations are stopped at a cost of 1,000,000.
+func CompileCEL(name, src string, opts ...Option) (*Set, error) {
+	o := applyOptions(opts)
 	if src == "" {
 		return nil, errors.New("empty expression")
 	}
@@ -44,7 +52,14 @@ func CompileCEL(name, src string) (*Set, error) {
 	if ast.OutputType() != cel.BoolType {
 		return nil, fmt.Errorf("the expression is %s, not bool", ast.OutputType())
 	}
-	prog, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(celCostLimit))
+	limit, estimate := uint64(celCostLimit), uint64(0)
+	if o.maxCost > 0 {
+		limit = o.maxCost
+		if estimate, err = checkCost(env, ast, src, limit); err != nil {
+			return nil, err
+		}
+	}
+	prog, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CustomDecoratorV2(decorate), cel.CostLimit(limit))
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +69,7 @@ func CompileCEL(name, src string) (*Set, error) {
 		CEL:     src,
 		Match:   translate.Match{AnyFlag: true},
 		Actions: ActionAlert,
+		Cost:    estimate,
 		prog:    prog,
 		costed:  true,
 	}

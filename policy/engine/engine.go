@@ -13,6 +13,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
@@ -77,9 +78,13 @@ type Rule struct {
 	Match   translate.Match
 	Actions Action
 
+	// Cost is the estimated worst-case cost of one evaluation of the condition, in CEL's cost
+	// units, when it was compiled with a cost limit (MaxCost); zero otherwise.
+	Cost uint64
+
 	prog   cel.Program
 	output *Output
-	// costed: prog tracks its cost (CompileCEL), in a frame of its own for each evaluation.
+	// costed: prog tracks its cost against a limit, in a frame of its own for each evaluation.
 	costed bool
 }
 
@@ -138,7 +143,10 @@ func Load(files ...File) (*Set, error) {
 }
 
 // Compile compiles a rule set. Rules that cannot compile make an error listing all of them.
-func Compile(rs *rules.RuleSet) (*Set, error) {
+// Without options, a rule may cost anything to evaluate: the rules in force are the hub's
+// administrators' to choose.
+func Compile(rs *rules.RuleSet, opts ...Option) (*Set, error) {
+	o := applyOptions(opts)
 	env, err := Env()
 	if err != nil {
 		return nil, fmt.Errorf("CEL environment: %w", err)
@@ -169,16 +177,31 @@ func Compile(rs *rules.RuleSet) (*Set, error) {
 			errs = append(errs, &RuleError{Rule: rr.Name, File: rr.File, Line: rr.Line, Err: err})
 			continue
 		}
+		if n := utf8.RuneCountInString(res.CEL); n > maxCELChars {
+			errs = append(errs, &RuleError{Rule: rr.Name, File: rr.File, Line: rr.Line,
+				Err: fmt.Errorf("the condition is %d characters long in CEL once its macros and lists are expanded, over CEL's limit of %d", n, maxCELChars)})
+			continue
+		}
 		ast, iss := env.Compile(res.CEL)
 		if iss.Err() != nil {
-			errs = append(errs, &RuleError{Rule: rr.Name, File: rr.File, Line: rr.Line, Err: fmt.Errorf("CEL %s: %w", res.CEL, iss.Err())})
+			errs = append(errs, &RuleError{Rule: rr.Name, File: rr.File, Line: rr.Line, Err: fmt.Errorf("CEL %s: %w", abbrev(res.CEL, 1000), iss.Err())})
 			continue
 		}
 		if ast.OutputType() != cel.BoolType {
-			errs = append(errs, &RuleError{Rule: rr.Name, File: rr.File, Line: rr.Line, Err: fmt.Errorf("CEL %s is %s, not bool", res.CEL, ast.OutputType())})
+			errs = append(errs, &RuleError{Rule: rr.Name, File: rr.File, Line: rr.Line, Err: fmt.Errorf("CEL %s is %s, not bool", abbrev(res.CEL, 1000), ast.OutputType())})
 			continue
 		}
-		prog, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CustomDecoratorV2(decorate))
+		popts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize), cel.CustomDecoratorV2(decorate)}
+		if o.maxCost > 0 {
+			c, err := checkCost(env, ast, res.CEL, o.maxCost)
+			if err != nil {
+				errs = append(errs, &RuleError{Rule: rr.Name, File: rr.File, Line: rr.Line, Err: err})
+				continue
+			}
+			r.Cost, r.costed = c, true
+			popts = append(popts, cel.CostLimit(o.maxCost))
+		}
+		prog, err := env.Program(ast, popts...)
 		if err != nil {
 			errs = append(errs, &RuleError{Rule: rr.Name, File: rr.File, Line: rr.Line, Err: err})
 			continue
@@ -325,7 +348,13 @@ type Evaluator struct {
 	// frame is the CEL execution frame of the programs that do not track their cost, made
 	// once: they leave it as they found it.
 	frame *interpreter.ExecutionFrame
+	// stopped counts the evaluations stopped by their cost limit.
+	stopped int64
 }
+
+// Stopped returns the number of evaluations that their cost limit stopped (MaxCost): each is
+// of a rule that did not match its record because evaluating it cost too much.
+func (e *Evaluator) Stopped() int64 { return e.stopped }
 
 // NewEvaluator returns an Evaluator.
 func NewEvaluator() *Evaluator {
@@ -401,6 +430,8 @@ func (e *Evaluator) Eval(s *Set, rec *sysflowv1.Record, ents field.Entities, mat
 		v, _, err := r.prog.Eval(in)
 		if err == nil && v == types.True {
 			match(r)
+		} else if err != nil && r.costed && costExceeded(err) {
+			e.stopped++
 		}
 	}
 }

@@ -52,7 +52,7 @@ func celType(t field.Type) *cel.Type {
 }
 
 func newEnv() (*cel.Env, error) {
-	opts := []cel.EnvOption{ext.Strings(), ext.Sets(), cel.CrossTypeNumericComparisons(true)}
+	opts := []cel.EnvOption{ext.Strings(), ext.Sets(), cel.CrossTypeNumericComparisons(true), cel.CostModel(costModels()...)}
 	for _, f := range field.All() {
 		opts = append(opts, cel.Variable(f.Name, celType(f.Type)))
 	}
