@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -110,6 +111,9 @@ type Exporter struct {
 	stats Stats
 	err   error // sticky: an error of the Sink or an Encoder, or errClosed
 	chain []*sysflowv1.Process
+	// sinkMu serializes the calls of the Sink and the count of bytes: each file's encoder may
+	// write its blocks from a goroutine of its own.
+	sinkMu sync.Mutex
 }
 
 var errClosed = errors.New("exporter closed")
@@ -227,6 +231,8 @@ func (x *Exporter) Close() error {
 
 // Stats returns what the Exporter did so far.
 func (x *Exporter) Stats() Stats {
+	x.sinkMu.Lock()
+	defer x.sinkMu.Unlock()
 	return x.stats
 }
 
@@ -275,6 +281,8 @@ type sink struct{ f *file }
 
 func (s sink) Write(p []byte) (int, error) {
 	x := s.f.x
+	x.sinkMu.Lock()
+	defer x.sinkMu.Unlock()
 	if x.cfg.Sink != nil {
 		c := Chunk{File: s.f.index, Node: s.f.node, Start: s.f.start, Data: p}
 		if err := x.cfg.Sink(c); err != nil {
@@ -291,6 +299,8 @@ func (f *file) finish() error {
 		return fmt.Errorf("finish file %d of node %q: %w", f.index, f.node, err)
 	}
 	if sinkFn := f.x.cfg.Sink; sinkFn != nil {
+		f.x.sinkMu.Lock()
+		defer f.x.sinkMu.Unlock()
 		if err := sinkFn(Chunk{File: f.index, Node: f.node, Start: f.start, End: true}); err != nil {
 			return err
 		}
