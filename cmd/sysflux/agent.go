@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -210,6 +211,7 @@ func runAgent(ctx context.Context, a *agent.Agent, ln net.Listener, srcs []agent
 func newAgentCommand(logs *logFlags) *cobra.Command {
 	f := &agentFlags{}
 	sec := &agentSecurityFlags{}
+	metrics := &metricsFlag{}
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run an agent: record this node (or replay traces) and serve the records to hubs",
@@ -244,10 +246,18 @@ one of the hubs listed). --insecure allows less, with a warning.`,
 				ln.Close()
 				return err
 			}
-			return runAgent(cmd.Context(), a, ln, srcs, scfg, log)
+			mln, err := metrics.listen(log)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			return runWithMetrics(cmd.Context(), mln, log, []prometheus.Collector{a.Metrics()}, func(ctx context.Context) error {
+				return runAgent(ctx, a, ln, srcs, scfg, log)
+			})
 		},
 	}
 	f.register(cmd, "listen")
 	sec.register(cmd)
+	metrics.register(cmd, defaultAgentMetrics)
 	return cmd
 }

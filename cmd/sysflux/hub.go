@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/sysflux/sysflux/hub"
@@ -226,6 +228,7 @@ func (f *hubFlags) newHub(agents []string, agentTLS *tls.Config, log *slog.Logge
 
 func newHubCommand(logs *logFlags) *cobra.Command {
 	f := &hubFlags{}
+	metrics := &metricsFlag{}
 	dial := &agentDialFlags{}
 	cmd := &cobra.Command{
 		Use:   "hub",
@@ -270,11 +273,18 @@ warning naming each address.`,
 			if err != nil {
 				return errors.Join(err, closeStore())
 			}
-			err = h.Serve(cmd.Context(), ln)
+			mln, err := metrics.listen(log)
+			if err != nil {
+				return errors.Join(err, ln.Close(), closeStore())
+			}
+			err = runWithMetrics(cmd.Context(), mln, log, []prometheus.Collector{h.Metrics()}, func(ctx context.Context) error {
+				return h.Serve(ctx, ln)
+			})
 			return errors.Join(err, closeStore())
 		},
 	}
 	f.register(cmd)
+	metrics.register(cmd, defaultHubMetrics)
 	cmd.Flags().StringArrayVar(&f.agents, "agent", nil, "agent address HOST:PORT to read from (repeatable)")
 	dial.register(cmd)
 	return cmd

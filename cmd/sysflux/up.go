@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -9,8 +12,9 @@ import (
 
 func newUpCommand(logs *logFlags) *cobra.Command {
 	var (
-		af = &agentFlags{}
-		hf = &hubFlags{}
+		af      = &agentFlags{}
+		hf      = &hubFlags{}
+		metrics = &metricsFlag{}
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -57,13 +61,22 @@ plaintext on loopback (--agent-listen). The hub's API listens on loopback by def
 				aln.Close()
 				return err
 			}
-			g, ctx := errgroup.WithContext(cmd.Context())
-			g.Go(func() error { return runAgent(ctx, a, aln, srcs, agent.ServerConfig{}, log.With("component", "agent")) })
-			g.Go(func() error { return h.Serve(ctx, hln) })
-			return g.Wait()
+			mln, err := metrics.listen(log)
+			if err != nil {
+				aln.Close()
+				hln.Close()
+				return err
+			}
+			return runWithMetrics(cmd.Context(), mln, log, []prometheus.Collector{a.Metrics(), h.Metrics()}, func(ctx context.Context) error {
+				g, ctx := errgroup.WithContext(ctx)
+				g.Go(func() error { return runAgent(ctx, a, aln, srcs, agent.ServerConfig{}, log.With("component", "agent")) })
+				g.Go(func() error { return h.Serve(ctx, hln) })
+				return g.Wait()
+			})
 		},
 	}
 	hf.register(cmd)
 	af.register(cmd, "agent-listen")
+	metrics.register(cmd, defaultHubMetrics)
 	return cmd
 }
