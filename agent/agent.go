@@ -41,6 +41,9 @@ type Config struct {
 	Window spool.Config
 	// BatchRecords is the largest number of records sent in one message; zero means 512.
 	BatchRecords int
+	// BatchBytes bounds the encoded records of one message (a batch holds at least one record
+	// all the same); zero means MaxSendMessageBytes less 1 MiB for framing.
+	BatchBytes int
 	// HeartbeatInterval is how long a stream may stay idle before the agent sends a heartbeat;
 	// zero means 5 seconds.
 	HeartbeatInterval time.Duration
@@ -76,6 +79,9 @@ type Agent struct {
 func New(cfg Config) *Agent {
 	if cfg.BatchRecords <= 0 {
 		cfg.BatchRecords = 512
+	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = MaxSendMessageBytes - 1<<20
 	}
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 5 * time.Second
@@ -217,6 +223,18 @@ func (a *Agent) receive(stream agentv1.AgentService_StreamRecordsServer) error {
 	}
 }
 
+// fitBytes returns how many of recs, from the first, a message of at most max bytes of
+// records holds: at least one.
+func fitBytes(recs [][]byte, max int) int {
+	total := 0
+	for i, r := range recs {
+		if total += len(r); total > max && i > 0 {
+			return i
+		}
+	}
+	return len(recs)
+}
+
 // send sends the records after seq after, then new records as they come, with heartbeats and
 // stats (at once when the edge policy changes), until ctx ends.
 func (a *Agent) send(ctx context.Context, stream grpc.ServerStream, after int64, batch int) error {
@@ -228,11 +246,19 @@ func (a *Agent) send(ctx context.Context, stream grpc.ServerStream, after int64,
 	for {
 		changed := a.window.Changed()
 		edgeChanged := a.edge.Changed()
-		var missing int64
-		recs, after, missing = a.window.Read(after, batch, recs[:0])
+		var (
+			missing, last int64
+		)
+		recs, last, missing = a.window.Read(after, batch, recs[:0])
 		if missing > 0 {
 			a.log.Warn("records dropped before the hub took them", "missing", missing)
 		}
+		// Records are numbered without gaps: the batch's are last-len+1 to last.
+		if n := fitBytes(recs, a.cfg.BatchBytes); n < len(recs) {
+			last -= int64(len(recs) - n)
+			recs = recs[:n]
+		}
+		after = last
 		if len(recs) > 0 {
 			// grpc may still hold the previous frame's bytes: each frame has its own buffer.
 			if err := stream.SendMsg(rawcodec.BatchFrame(protowire.Number(2), recs)); err != nil {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sysflux/sysflux/agent"
 	"github.com/sysflux/sysflux/agent/replay"
@@ -186,5 +187,46 @@ func TestStreamNeedsOpen(t *testing.T) {
 	_, err = st.Recv()
 	if status.Code(err) != codes.InvalidArgument || errors.Is(err, io.EOF) {
 		t.Errorf("stream without Open: %v, want InvalidArgument", err)
+	}
+}
+
+// Batches are bounded by bytes as well as by records: no message exceeds BatchBytes unless a
+// single record does, and every record is sent once, in order.
+func TestStreamBatchBytes(t *testing.T) {
+	// The largest of the records as the window stamps them.
+	largest := records(300)[299]
+	largest.AgentId, largest.NodeId, largest.Epoch, largest.Seq = "a", "n", 42, 300
+	// Room for three records a message, though BatchRecords allows 64.
+	limit := 3 * proto.Size(largest)
+	c, _ := serve(t, 300, agent.Config{BatchRecords: 64, BatchBytes: limit})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, _ := open(t, ctx, c, nil)
+	var seqs []int64
+	for len(seqs) < 300 {
+		resp, err := st.Recv()
+		if err != nil {
+			t.Fatalf("after %d records: %v", len(seqs), err)
+		}
+		b := resp.GetBatch()
+		if b == nil {
+			continue
+		}
+		size := 0
+		for _, r := range b.GetRecords() {
+			size += proto.Size(r)
+			seqs = append(seqs, r.GetSeq())
+		}
+		if len(b.GetRecords()) > 1 && size > limit {
+			t.Fatalf("a batch of %d records takes %d bytes, over BatchBytes %d", len(b.GetRecords()), size, limit)
+		}
+		if len(b.GetRecords()) == 0 || len(b.GetRecords()) > 3 {
+			t.Fatalf("a batch of %d records; want 1 to 3", len(b.GetRecords()))
+		}
+	}
+	for i, s := range seqs {
+		if s != int64(i+1) {
+			t.Fatalf("record %d has seq %d", i, s)
+		}
 	}
 }
