@@ -18,8 +18,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sysflux/sysflux/agent"
 	"github.com/sysflux/sysflux/agent/capture"
 	"github.com/sysflux/sysflux/agent/flow"
+	"github.com/sysflux/sysflux/agent/spool"
 	"github.com/sysflux/sysflux/bpf/bpftest"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 )
@@ -568,5 +570,59 @@ func TestMmsg(t *testing.T) {
 	}
 	if !sent || !received {
 		t.Errorf("flows of pid %d: want the client's sendmmsg and the server's recvmmsg", p)
+	}
+}
+
+// Linux names may be any bytes. A process whose file name and arguments are not UTF-8 is
+// recorded through the agent's window like any other, with those bytes escaped (\xNN), and the
+// capture goes on: before, such a name stopped the agent.
+func TestNamesNotUTF8(t *testing.T) {
+	bpftest.Require(t)
+	a := agent.New(agent.Config{Window: spool.Config{NodeID: "n", AgentID: "a", MaxRecords: 1 << 16, MaxBytes: 64 << 20, Overflow: spool.DropOldest}})
+	src := capture.New(capture.Config{FlowInterval: time.Second, IdleTimeout: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, src) }()
+	select {
+	case <-src.Ready():
+	case err := <-done:
+		cancel()
+		t.Fatalf("capture: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("capture did not start within 30s")
+	}
+	dir := t.TempDir()
+	name := filepath.Join(dir, "ev\xffil")
+	if err := os.WriteFile(name, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/cat", name)
+	cmd.Args = []string{"c\xfeat", name}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cat: %v: %s", err, out)
+	}
+	time.Sleep(2500 * time.Millisecond) // past the idle timeout, so the flows are reported
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+	recs, _, _ := a.Window().Read(0, 1<<16, nil)
+	wantPath := filepath.Join(dir, `ev\xffil`)
+	var file, proc bool
+	for _, raw := range recs {
+		var r sysflowv1.Record
+		if err := proto.Unmarshal(raw, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.GetFile().GetPath() == wantPath {
+			file = true
+		}
+		if p := r.GetProcess(); p.GetOid().GetHpid() == int64(cmd.Process.Pid) && strings.Contains(p.GetExeArgs(), wantPath) {
+			proc = true
+		}
+	}
+	if !file || !proc {
+		t.Errorf("File entity with path %q: %v; Process of pid %d with it in its arguments: %v", wantPath, file, cmd.Process.Pid, proc)
 	}
 }

@@ -144,6 +144,11 @@ func (w *Window) Append(ctx context.Context, rec *sysflowv1.Record) error {
 func (w *Window) encode(rec *sysflowv1.Record) ([]byte, error) {
 	rec.NodeId, rec.AgentId, rec.Epoch, rec.Seq = w.cfg.NodeID, w.cfg.AgentID, w.cfg.Epoch, w.next
 	b, err := w.marshal.Marshal(rec)
+	if err != nil && escapeInvalidUTF8(rec.ProtoReflect()) {
+		// A file or process name of bytes that are not UTF-8, which Linux allows and protobuf
+		// strings do not: the record is kept, with those bytes escaped.
+		b, err = w.marshal.Marshal(rec)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("encode record %d: %w", w.next, err)
 	}

@@ -3,6 +3,7 @@ package spool_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -158,20 +159,45 @@ func TestAppendNoGaps(t *testing.T) {
 	}
 }
 
-func TestAppendEncodeError(t *testing.T) {
+// Linux names (files, arguments, environment) may be any bytes, protobuf strings only UTF-8:
+// a record with other bytes is kept, with them escaped, wherever they are in it.
+func TestAppendEscapesInvalidUTF8(t *testing.T) {
 	w := newWindow(spool.Block, 10, 0)
 	appendN(t, w, 2)
-	bad := &sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: &sysflowv1.Process{Exe: "\xff"}}}
-	if err := w.Append(t.Context(), bad); err == nil {
-		t.Fatalf("Append(invalid UTF-8) = nil, want error")
+	bad := &sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: &sysflowv1.Process{
+		Exe: "/tmp/ev\xffil", ExeArgs: "caf\xc3\xa9 \xc3", Env: []string{"A=1", "B=\xfe"},
+		Oid: &sysflowv1.OID{Hpid: 7},
+	}}}
+	if err := w.Append(t.Context(), bad); err != nil {
+		t.Fatalf("Append(invalid UTF-8): %v", err)
+	}
+	pod := &sysflowv1.Record{Rec: &sysflowv1.Record_Pod{Pod: &sysflowv1.Pod{
+		Name: "p", Labels: map[string]string{"k\x80": "v", "ok": "\x81"},
+	}}}
+	if err := w.Append(t.Context(), pod); err != nil {
+		t.Fatalf("Append(pod with invalid UTF-8 labels): %v", err)
 	}
 	appendN(t, w, 1)
-	seqs, _, _ := readSeqs(t, w, 0)
-	if diff := cmp.Diff([]int64{1, 2, 3}, seqs); diff != "" {
-		t.Errorf("seqs after a failed Append (-want +got):\n%s", diff)
+	recs, _, _ := w.Read(0, 10, nil)
+	if len(recs) != 5 {
+		t.Fatalf("window holds %d records, want 5", len(recs))
 	}
-	if got := w.Stats().Produced; got != 3 {
-		t.Errorf("Stats().Produced = %d, want 3", got)
+	var got sysflowv1.Record
+	if err := proto.Unmarshal(recs[2], &got); err != nil {
+		t.Fatal(err)
+	}
+	p := got.GetProcess()
+	if p.GetExe() != `/tmp/ev\xffil` || p.GetExeArgs() != `café \xc3` || !slices.Equal(p.GetEnv(), []string{"A=1", `B=\xfe`}) || p.GetOid().GetHpid() != 7 || got.GetSeq() != 3 {
+		t.Errorf("escaped process = %v", &got)
+	}
+	if err := proto.Unmarshal(recs[3], &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{`k\x80`: "v", "ok": `\x81`}, got.GetPod().GetLabels()); diff != "" {
+		t.Errorf("escaped labels (-want +got):\n%s", diff)
+	}
+	if got := w.Stats().Produced; got != 5 {
+		t.Errorf("Stats().Produced = %d, want 5", got)
 	}
 }
 
@@ -647,16 +673,22 @@ func TestChanged(t *testing.T) {
 	if closed(c2) {
 		t.Errorf("Changed() after Append is already closed, want a new open channel")
 	}
-	bad := &sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: &sysflowv1.Process{Exe: "\xff"}}}
-	if err := w.Append(t.Context(), bad); err == nil {
-		t.Fatalf("Append(invalid UTF-8) = nil, want error")
-	}
-	if closed(c2) {
-		t.Errorf("Changed() closed by a failed Append")
-	}
 	appendN(t, w, 1)
 	if !closed(c2) {
 		t.Errorf("second Changed() not closed after Append")
+	}
+
+	// An Append that fails (a full window, and the caller gives up) signals nothing.
+	full := newWindow(spool.Block, 1, 0)
+	appendN(t, full, 1)
+	c3 := full.Changed()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := full.Append(ctx, &sysflowv1.Record{Rec: &sysflowv1.Record_Process{Process: &sysflowv1.Process{}}}); err == nil {
+		t.Fatalf("Append to a full window with a cancelled context = nil, want error")
+	}
+	if closed(c3) {
+		t.Errorf("Changed() closed by a failed Append")
 	}
 }
 
