@@ -19,8 +19,8 @@ import (
 type SenderConfig struct {
 	// URL is Falcosidekick's address, as Falco's http_output takes it (http://host:2801/).
 	URL string
-	// Queue bounds the alerts waiting to be sent; zero means 10,000. When it is full the oldest
-	// alert is dropped and counted.
+	// Queue bounds the alerts waiting to be sent, besides the one being posted; zero means
+	// 10,000. When it is full the oldest waiting alert is dropped and counted.
 	Queue int
 	// Timeout bounds one POST; zero means 5 seconds.
 	Timeout time.Duration
@@ -40,6 +40,9 @@ type Sender struct {
 	mu   sync.Mutex
 	q    []Item
 	wake chan struct{}
+	// posting is whether Run holds an alert off the queue, posting it: it is counted sent or
+	// dropped once, when Run is done with it, never dropped by Enqueue.
+	posting bool
 
 	sent, dropped, failures atomic.Int64
 }
@@ -87,10 +90,13 @@ func (s *Sender) Stats() (sent, dropped, failures int64) {
 	return s.sent.Load(), s.dropped.Load(), s.failures.Load()
 }
 
-// Queued returns the number of alerts waiting.
+// Queued returns the number of alerts waiting, the one being posted included.
 func (s *Sender) Queued() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.posting {
+		return len(s.q) + 1
+	}
 	return len(s.q)
 }
 
@@ -101,7 +107,7 @@ func (s *Sender) Run(ctx context.Context) error {
 		var it Item
 		ok := len(s.q) > 0
 		if ok {
-			it = s.q[0]
+			it, s.q, s.posting = s.q[0], s.q[1:], true
 		}
 		s.mu.Unlock()
 		if !ok {
@@ -125,14 +131,12 @@ func (s *Sender) Run(ctx context.Context) error {
 				InitialInterval: 100 * time.Millisecond, RandomizationFactor: 0.2, Multiplier: 2, MaxInterval: 5 * time.Second,
 			}), backoff.WithMaxElapsedTime(s.cfg.MaxRetry))
 		}
+		s.mu.Lock()
+		s.posting = false
+		s.mu.Unlock()
 		if ctx.Err() != nil {
 			return nil
 		}
-		s.mu.Lock()
-		if len(s.q) > 0 && s.q[0].Alert == it.Alert {
-			s.q = s.q[1:]
-		}
-		s.mu.Unlock()
 		if err != nil {
 			s.dropped.Add(1)
 			s.log.Error("alert dropped: Falcosidekick did not take it", "url", s.cfg.URL, "rule", it.Rule, "err", err)
