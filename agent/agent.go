@@ -105,6 +105,31 @@ func New(cfg Config) *Agent {
 	}
 }
 
+// Drain waits until a hub has acknowledged every record the window holds, or no hub is
+// connected, or ctx ends; it reports whether every record was acknowledged. An agent that
+// stops calls it once its sources have stopped and before it stops serving, so that a graceful
+// stop loses nothing a connected hub can still take.
+func (a *Agent) Drain(ctx context.Context) bool {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if st := a.window.Stats(); st.Acked >= st.Next-1 {
+			return true
+		}
+		a.mu.Lock()
+		connected := a.active != nil
+		a.mu.Unlock()
+		if !connected {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+}
+
 // Window returns the agent's window.
 func (a *Agent) Window() *spool.Window { return a.window }
 

@@ -174,6 +174,9 @@ func (f *agentSecurityFlags) serverConfig(addr string, log *slog.Logger) (agent.
 	return cfg, nil
 }
 
+// drainTimeout bounds how long a stopping agent waits for a hub to acknowledge its records.
+const drainTimeout = 5 * time.Second
+
 // runAgent serves a on ln with the server configuration and runs its sources until ctx ends.
 func runAgent(ctx context.Context, a *agent.Agent, ln net.Listener, srcs []agent.Source, scfg agent.ServerConfig, log *slog.Logger) error {
 	if scfg.Logger == nil {
@@ -191,8 +194,19 @@ func runAgent(ctx context.Context, a *agent.Agent, ln net.Listener, srcs []agent
 		}
 		return nil
 	})
+	sourcesDone := make(chan struct{})
 	g.Go(func() error {
 		<-ctx.Done()
+		<-sourcesDone // their last records (flows flushed at the end) are in the window
+		// Give the hub a moment to take what the window holds: a graceful stop loses nothing
+		// a connected hub acknowledges in time.
+		dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		drained := a.Drain(dctx)
+		cancel()
+		if !drained {
+			st := a.Window().Stats()
+			log.Warn("stopping with records no hub acknowledged", "unacked", st.Next-1-st.Acked, "waited", drainTimeout)
+		}
 		stopped := make(chan struct{})
 		go func() { srv.GracefulStop(); close(stopped) }()
 		select {
@@ -202,7 +216,10 @@ func runAgent(ctx context.Context, a *agent.Agent, ln net.Listener, srcs []agent
 		}
 		return nil
 	})
-	g.Go(func() error { return a.Run(ctx, srcs...) })
+	g.Go(func() error {
+		defer close(sourcesDone)
+		return a.Run(ctx, srcs...)
+	})
 	log.Info("agent serving", "addr", ln.Addr().String(), "agent", a.Window().AgentID(), "node", a.Window().NodeID(), "epoch", a.Window().Epoch(),
 		"tls", scfg.TLS != nil, "client_certificates", scfg.TLS != nil && scfg.TLS.ClientCAs != nil, "allowed_hubs", scfg.AllowedHubs)
 	return g.Wait()

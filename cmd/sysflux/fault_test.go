@@ -770,6 +770,9 @@ func TestFaultAgentRestart(t *testing.T) {
 			ag.kill()
 		} else if code := ag.term(t, 10*time.Second); code != 0 {
 			t.Errorf("run %d: the agent exited with %d after SIGTERM, want 0", i+1, code)
+		} else if strings.Contains(ag.log(), "stopping with records no hub acknowledged") {
+			// A graceful stop waits for the connected hub to take what the window holds.
+			t.Errorf("run %d: the agent stopped on SIGTERM before its hub acknowledged every record:\n%s", i+1, ag.log())
 		}
 		t.Logf("run %d (epoch %d): %s with seq %d acknowledged and %v not", i+1, epoch, stop, acked, unacked)
 		m = hm.waitMetrics(t, fmt.Sprintf("run %d: hub sees the agent down after %s", i+1, stop), 15*time.Second, func(m scraped) bool { return connected(m) == 0 })
