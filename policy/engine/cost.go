@@ -74,19 +74,23 @@ type CostError struct {
 	Cost, Limit uint64
 	// Part, when set, is the smallest part of the condition, in CEL, that alone may cost more
 	// than Limit; PartCost is what it may cost and Line and Column (from 1) where it starts in
-	// the CEL text. Without Part, the cost is spread over many parts.
+	// the CEL text.
 	Part         string
 	PartCost     uint64
 	Line, Column int
+	// Spread: the condition is made of parts (joined by &&, || or !), none of which costs more
+	// than Limit alone.
+	Spread bool
 }
 
 func (e *CostError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "the cost of evaluating it on one record is %s, over the limit of %s (CEL's worst-case estimate, with values of up to %d bytes and lists of up to %d)",
 		FormatCost(e.Cost), FormatCost(e.Limit), CostValueBytes, CostListLen)
-	if e.Part != "" {
+	switch {
+	case e.Part != "":
 		fmt.Fprintf(&b, "; that of this part alone is %s: %s", FormatCost(e.PartCost), abbrev(e.Part, 160))
-	} else {
+	case e.Spread:
 		b.WriteString("; no one part costs that much alone, but all together")
 	}
 	return b.String()
@@ -243,7 +247,7 @@ func checkCost(env *cel.Env, ast *cel.Ast, src string, limit uint64) (uint64, er
 }
 
 // maxCostParts bounds the parts costliestPart estimates.
-const maxCostParts = 64
+const maxCostParts = 256
 
 var (
 	explainOnce sync.Once
@@ -251,8 +255,9 @@ var (
 )
 
 // costliestPart looks for the smallest part of src that alone costs more than the limit, going
-// down through &&, ||, ! and holds, and sets it in ce. It parses src again in an environment
-// that keeps the macros as written (exists, all), to write the parts as CEL.
+// down through chains of && and ||, and through ! and holds, and sets it in ce; or sets
+// ce.Spread if src is made of parts none of which costs too much alone. It parses src again in
+// an environment that keeps the macros as written (exists, all), to write the parts as CEL.
 func costliestPart(env *cel.Env, src string, ce *CostError) {
 	explainOnce.Do(func() { explainEnv, _ = env.Extend(cel.EnableMacroCallTracking()) })
 	if explainEnv == nil {
@@ -263,29 +268,25 @@ func costliestPart(env *cel.Env, src string, ce *CostError) {
 		return
 	}
 	info := ast.NativeRep().SourceInfo()
-	node := ast.NativeRep().Expr()
+	root := ast.NativeRep().Expr()
+	node := root
 	var part string
 	var partCost uint64
 	for budget := maxCostParts; ; {
-		var operands []celast.Expr
-		if node.Kind() == celast.CallKind {
-			switch call := node.AsCall(); call.FunctionName() {
-			case operators.LogicalAnd, operators.LogicalOr, operators.LogicalNot, "holds":
-				operands = call.Args()
-			}
+		operands := parts(node, nil)
+		if len(operands) == 0 || len(operands) > budget {
+			break
 		}
+		budget -= len(operands)
 		var next celast.Expr
 		for _, op := range operands {
-			if budget == 0 {
-				break
-			}
-			budget--
 			text, c, ok := subCost(env, op, info)
 			if ok && c > ce.Limit && (next == nil || c > partCost) {
 				next, part, partCost = op, text, c
 			}
 		}
 		if next == nil {
+			ce.Spread = node == root
 			break
 		}
 		node = next
@@ -305,6 +306,28 @@ func costliestPart(env *cel.Env, src string, ce *CostError) {
 		loc := info.GetLocationByOffset(start)
 		ce.Line, ce.Column = loc.Line(), loc.Column()+1
 	}
+}
+
+// parts appends to out the parts e is made of: the operands of a chain of && or of ||, the
+// operand of ! or holds; none for other expressions.
+func parts(e celast.Expr, out []celast.Expr) []celast.Expr {
+	if e.Kind() != celast.CallKind {
+		return out
+	}
+	call := e.AsCall()
+	switch fn := call.FunctionName(); fn {
+	case operators.LogicalAnd, operators.LogicalOr:
+		for _, a := range call.Args() {
+			if a.Kind() == celast.CallKind && a.AsCall().FunctionName() == fn {
+				out = parts(a, out)
+			} else {
+				out = append(out, a)
+			}
+		}
+	case operators.LogicalNot, "holds":
+		out = append(out, call.Args()...)
+	}
+	return out
 }
 
 // subCost returns a part of an expression, written as CEL, and its estimated cost.

@@ -176,6 +176,9 @@ func TestCostRefused(t *testing.T) {
 			if ce.Cost <= limit || ce.Limit != limit {
 				t.Errorf("cost %d, limit %d; want a cost over %d", ce.Cost, ce.Limit, limit)
 			}
+			if spread := tc.part == "" && tc.name != "unbounded"; ce.Spread != spread {
+				t.Errorf("spread %v, want %v", ce.Spread, spread)
+			}
 			if tc.part != "" && ce.Part != tc.part {
 				t.Errorf("part %q, want %q", ce.Part, tc.part)
 			}
