@@ -24,30 +24,47 @@ const (
 	exportProgressEvery = 250 * time.Millisecond
 )
 
+// newExport validates an ExportRequest: it returns what the export selects and how long a
+// file may last.
+func (s *Service) newExport(q *hubv1.ExportRequest) (*selection, time.Duration, error) {
+	if q.GetMaxFileBytes() < 0 {
+		return nil, 0, fmt.Errorf("max_file_bytes: %d is negative", q.GetMaxFileBytes())
+	}
+	var maxDur time.Duration
+	if d := q.GetMaxFileDuration(); d != nil {
+		if err := d.CheckValid(); err != nil {
+			return nil, 0, fmt.Errorf("max_file_duration: %w", err)
+		}
+		if maxDur = d.AsDuration(); maxDur < 0 {
+			return nil, 0, fmt.Errorf("max_file_duration: %v is negative", maxDur)
+		}
+	}
+	sel, err := s.newSelection(q.GetStartTime(), q.GetEndTime(), q.GetNodeIds(), q.GetRecordTypes(), q.GetFilter(), q.GetFilterLanguage())
+	if err != nil {
+		return nil, 0, err
+	}
+	return sel, maxDur, nil
+}
+
 // Export streams stored records as SysFlow files.
 func (s *Service) Export(ctx context.Context, req *connect.Request[hubv1.ExportRequest], stream *connect.ServerStream[hubv1.ExportResponse]) error {
 	if s.cfg.Store == nil {
 		return errNoStore
 	}
 	q := req.Msg
-	if q.GetMaxFileBytes() < 0 {
-		return invalidArgument(fmt.Errorf("max_file_bytes: %d is negative", q.GetMaxFileBytes()))
-	}
-	var maxDur time.Duration
-	if d := q.GetMaxFileDuration(); d != nil {
-		if err := d.CheckValid(); err != nil {
-			return invalidArgument(fmt.Errorf("max_file_duration: %w", err))
-		}
-		if maxDur = d.AsDuration(); maxDur < 0 {
-			return invalidArgument(fmt.Errorf("max_file_duration: %v is negative", maxDur))
-		}
-	}
-	sel, err := s.newSelection(q.GetStartTime(), q.GetEndTime(), q.GetNodeIds(), q.GetRecordTypes(), q.GetFilter(), q.GetFilterLanguage())
+	sel, maxDur, err := s.newExport(q)
 	if err != nil {
 		return invalidArgument(err)
 	}
 	defer sel.close()
-	out := &exportStream{stream: stream, bufs: map[int]*hubv1.ExportChunk{}}
+	defer func() {
+		if sel.filter != nil {
+			s.counts.evaluationsStopped.Add(sel.filter.ev.Stopped())
+		}
+	}()
+	// A chunk's data, with the rest of its message, fits the largest response.
+	chunk := min(exportChunkBytes, s.cfg.MaxResponseBytes-queryOverheadBytes)
+	out := &exportStream{stream: stream, bufs: map[int]*hubv1.ExportChunk{}, max: chunk}
 	x := export.New(export.Config{
 		Entities:        func(node string) field.Entities { return sel.entities(node) },
 		MaxFileBytes:    q.GetMaxFileBytes(),
@@ -104,10 +121,12 @@ func (s *Service) Export(ctx context.Context, req *connect.Request[hubv1.ExportR
 	}}})
 }
 
-// exportStream gathers an Exporter's chunks into ExportChunks of about exportChunkBytes.
+// exportStream gathers an Exporter's chunks into ExportChunks of max bytes of data at most,
+// sent once they have as many, or at the end of their file.
 type exportStream struct {
 	stream *connect.ServerStream[hubv1.ExportResponse]
 	bufs   map[int]*hubv1.ExportChunk // the unsent bytes of each open file
+	max    int
 }
 
 func (e *exportStream) chunk(c export.Chunk) error {
@@ -117,7 +136,7 @@ func (e *exportStream) chunk(c export.Chunk) error {
 		e.bufs[c.File] = b
 	}
 	b.Data = append(b.Data, c.Data...)
-	if len(b.Data) < exportChunkBytes && !c.End {
+	if len(b.Data) < e.max && !c.End {
 		return nil
 	}
 	if c.End {
@@ -126,11 +145,17 @@ func (e *exportStream) chunk(c export.Chunk) error {
 	return e.send(b)
 }
 
+// send sends the data of b, in chunks of at most max bytes.
 func (e *exportStream) send(b *hubv1.ExportChunk) error {
-	if len(b.Data) == 0 {
-		return nil
+	data := b.Data
+	for len(data) > 0 {
+		n := min(len(data), e.max)
+		part := &hubv1.ExportChunk{FileIndex: b.FileIndex, NodeId: b.NodeId, FileStartTime: b.FileStartTime, Data: data[:n]}
+		if err := e.stream.Send(&hubv1.ExportResponse{Item: &hubv1.ExportResponse_Chunk{Chunk: part}}); err != nil {
+			return err
+		}
+		data = data[n:]
 	}
-	err := e.stream.Send(&hubv1.ExportResponse{Item: &hubv1.ExportResponse_Chunk{Chunk: b}})
 	b.Data = b.Data[:0]
-	return err
+	return nil
 }

@@ -21,9 +21,6 @@ import (
 	"github.com/sysflux/sysflux/policy/translate"
 )
 
-// maxFilterBytes bounds a subscription's filter.
-const maxFilterBytes = 64 << 10
-
 // A Falco filter is compiled as a rule of a rules file loaded after the files in force, so that
 // it uses their macros and lists exactly as a rule would. The file is laid out so that a
 // position in it maps back to the filter by subtracting filterLine lines and filterIndent
@@ -39,6 +36,8 @@ const (
 // filter where known.
 type filterError struct {
 	errs []*policyv1.RulesError
+	// overCost: the filter may cost more than the limit to evaluate.
+	overCost bool
 }
 
 func (e *filterError) Error() string {
@@ -72,15 +71,34 @@ type recordFilter struct {
 	undecodable int64
 }
 
-// compileFilter compiles a subscription's filter; it returns nil for an empty filter. files are
-// the rules files in force, whose macros and lists a Falco filter may use. The error is a
-// *filterError.
-func compileFilter(text string, lang hubv1.FilterLanguage, files []engine.File) (*recordFilter, error) {
+// filterLimits bound the filters a service compiles.
+type filterLimits struct {
+	maxBytes int    // of the text
+	maxCost  uint64 // of one evaluation (engine.MaxCost)
+}
+
+// compileFilter compiles a Subscribe, Query or Export request's filter, over the macros and
+// lists of the rules in force and within the service's limits, and counts those it refuses.
+func (s *Service) compileFilter(text string, lang hubv1.FilterLanguage) (*recordFilter, error) {
+	f, err := s.filters.compile(text, lang, s.cfg.Policy, filterLimits{s.cfg.MaxFilterBytes, s.cfg.MaxFilterCost})
+	if err != nil {
+		s.counts.filtersRefused.Add(1)
+		if fe, ok := errors.AsType[*filterError](err); ok && fe.overCost {
+			s.counts.filtersOverCost.Add(1)
+		}
+	}
+	return f, err
+}
+
+// compileFilter compiles a filter; it returns nil for an empty filter. files are the rules
+// files in force, whose macros and lists a Falco filter may use. The error is a *filterError,
+// but for an unknown language.
+func compileFilter(text string, lang hubv1.FilterLanguage, files []engine.File, lim filterLimits) (*recordFilter, error) {
 	if text == "" {
 		return nil, nil
 	}
-	if len(text) > maxFilterBytes {
-		return nil, filterErrorf(0, 0, "longer than %d bytes", maxFilterBytes)
+	if len(text) > lim.maxBytes {
+		return nil, filterErrorf(0, 0, "%d bytes long, over the limit of %d", len(text), lim.maxBytes)
 	}
 	// YAML reads any line break as a newline; so does the filter, for its positions to agree.
 	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
@@ -93,9 +111,9 @@ func compileFilter(text string, lang hubv1.FilterLanguage, files []engine.File) 
 	)
 	switch lang {
 	case hubv1.FilterLanguage_FILTER_LANGUAGE_UNSPECIFIED, hubv1.FilterLanguage_FILTER_LANGUAGE_FALCO:
-		set, err = compileFalco(text, files)
+		set, err = compileFalco(text, files, lim.maxCost)
 	case hubv1.FilterLanguage_FILTER_LANGUAGE_CEL:
-		if set, err = engine.CompileCEL(filterRule, text); err != nil {
+		if set, err = engine.CompileCEL(filterRule, text, engine.MaxCost(lim.maxCost)); err != nil {
 			err = celErrors(err)
 		}
 	default:
@@ -137,8 +155,9 @@ type filterKey struct {
 // maxCachedFilters bounds a filterCache.
 const maxCachedFilters = 64
 
-// compile returns the filter of text, compiling it unless a set for it is kept.
-func (c *filterCache) compile(text string, lang hubv1.FilterLanguage, rules *engine.Active) (*recordFilter, error) {
+// compile returns the filter of text, compiling it unless a set for it is kept. A cache is
+// used with one set of limits.
+func (c *filterCache) compile(text string, lang hubv1.FilterLanguage, rules *engine.Active, lim filterLimits) (*recordFilter, error) {
 	if text == "" {
 		return nil, nil
 	}
@@ -156,7 +175,7 @@ func (c *filterCache) compile(text string, lang hubv1.FilterLanguage, rules *eng
 	if set != nil {
 		return newRecordFilter(set), nil
 	}
-	f, err := compileFilter(text, lang, files)
+	f, err := compileFilter(text, lang, files, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -202,8 +221,9 @@ func checkText(text string) *filterError {
 	return nil
 }
 
-// compileFalco compiles a Falco condition with the macros and lists of files.
-func compileFalco(text string, files []engine.File) (*engine.Set, error) {
+// compileFalco compiles a Falco condition with the macros and lists of files, refusing one
+// that may cost more than maxCost to evaluate.
+func compileFalco(text string, files []engine.File, maxCost uint64) (*engine.Set, error) {
 	// The parser's own position for syntax errors, in the filter's terms.
 	if _, err := condition.Parse(text); err != nil {
 		var perr *condition.ParseError
@@ -230,7 +250,7 @@ func compileFalco(text string, files []engine.File) (*engine.Set, error) {
 	if i < 0 || rs.Rules[i].Condition == nil {
 		return nil, loaderErrors(text, err)
 	}
-	set, err := engine.Compile(&rules.RuleSet{Rules: []rules.Rule{rs.Rules[i]}})
+	set, err := engine.Compile(&rules.RuleSet{Rules: []rules.Rule{rs.Rules[i]}}, engine.MaxCost(maxCost))
 	if err != nil {
 		return nil, compileErrors(err)
 	}
@@ -240,8 +260,43 @@ func compileFalco(text string, files []engine.File) (*engine.Set, error) {
 	return set, nil
 }
 
+// costError returns a filter's error for an engine.CostError. In a Falco filter the part that
+// costs too much is named as it translates to CEL; in a CEL filter it is at its position.
+func costError(ce *engine.CostError, cel bool) *filterError {
+	msg := fmt.Sprintf("too costly: the cost of evaluating it on one record is %s, over the limit of %s (CEL's worst-case estimate, with values of up to %d bytes and lists of up to %d)",
+		engine.FormatCost(ce.Cost), engine.FormatCost(ce.Limit), engine.CostValueBytes, engine.CostListLen)
+	x := &policyv1.RulesError{File: filterFile}
+	switch {
+	case ce.Part == "":
+		if ce.Spread {
+			msg += "; no one part of it costs that much alone, but all together"
+		}
+	case cel:
+		msg += fmt.Sprintf("; that of this part alone is %s: %s", engine.FormatCost(ce.PartCost), abbrev(ce.Part, 200))
+		x.Line, x.Column = int32(ce.Line), int32(ce.Column)
+	default:
+		msg += fmt.Sprintf("; that of this part alone, translated to CEL, is %s: %s", engine.FormatCost(ce.PartCost), abbrev(ce.Part, 200))
+	}
+	x.Message = msg
+	return &filterError{errs: []*policyv1.RulesError{x}, overCost: true}
+}
+
+// abbrev cuts s to about n bytes, at a character's start.
+func abbrev(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 // celErrors returns CEL's errors at their positions.
 func celErrors(err error) error {
+	if ce, ok := errors.AsType[*engine.CostError](err); ok {
+		return costError(ce, true)
+	}
 	fe := &filterError{}
 	var ce *engine.CELError
 	if errors.As(err, &ce) {
@@ -303,7 +358,11 @@ func compileErrors(err error) error {
 	walk = func(err error) {
 		var te *translate.Error
 		var re *engine.RuleError
+		var ce *engine.CostError
 		switch {
+		case errors.As(err, &ce):
+			x := costError(ce, false)
+			fe.errs, fe.overCost = append(fe.errs, x.errs...), true
 		case errors.As(err, &re) && re.Err != err:
 			walk(re.Err)
 		case isJoined(err):

@@ -23,6 +23,9 @@ const filterRules = `
   condition: proc.nonesuch = 1
 `
 
+// testLimits are the default limits on filters.
+var testLimits = filterLimits{maxBytes: DefaultMaxFilterBytes, maxCost: DefaultMaxFilterCost}
+
 // Filters that do not compile are refused with every problem at its line and column in the
 // filter, whatever the filter's indentation, line breaks and characters.
 func TestCompileFilterErrors(t *testing.T) {
@@ -50,7 +53,7 @@ func TestCompileFilterErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := compileFilter(tt.text, tt.lang, files)
+			_, err := compileFilter(tt.text, tt.lang, files, testLimits)
 			var fe *filterError
 			if !errors.As(err, &fe) {
 				t.Fatalf("compileFilter(%q) = %v, want a *filterError", tt.text, err)
@@ -82,7 +85,7 @@ func TestCompileFilter(t *testing.T) {
 		{"  shell_exec\n\tand not fd.name startswith /tmp", hubv1.FilterLanguage_FILTER_LANGUAGE_FALCO, `startsWith("/tmp")`},
 		{`proc.name == "bash"`, hubv1.FilterLanguage_FILTER_LANGUAGE_CEL, `proc.name == "bash"`},
 	} {
-		f, err := compileFilter(tt.text, tt.lang, files)
+		f, err := compileFilter(tt.text, tt.lang, files, testLimits)
 		if err != nil {
 			t.Fatalf("compileFilter(%q): %v", tt.text, err)
 		}
@@ -90,10 +93,10 @@ func TestCompileFilter(t *testing.T) {
 			t.Errorf("compileFilter(%q) compiled to %s, want it to contain %s", tt.text, got, tt.want)
 		}
 	}
-	if f, err := compileFilter("", 0, files); f != nil || err != nil {
+	if f, err := compileFilter("", 0, files, testLimits); f != nil || err != nil {
 		t.Errorf("compileFilter(\"\") = %v, %v; want no filter", f, err)
 	}
-	if _, err := compileFilter("x", 7, files); err == nil || !strings.Contains(err.Error(), "filter_language") {
+	if _, err := compileFilter("x", 7, files, testLimits); err == nil || !strings.Contains(err.Error(), "filter_language") {
 		t.Errorf("compileFilter in language 7: %v, want an error naming filter_language", err)
 	}
 }
@@ -118,7 +121,7 @@ func TestFilterEntities(t *testing.T) {
 		{"proc.name = bash", "bash sh file bash exec"},
 		{"sf.type = P and proc.name = bash", "bash file"},
 	} {
-		f, err := compileFilter(tt.filter, 0, nil)
+		f, err := compileFilter(tt.filter, 0, nil, testLimits)
 		if err != nil {
 			t.Fatal(err)
 		}

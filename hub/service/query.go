@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -71,7 +72,7 @@ func (s *Service) newSelection(start, end *timestamppb.Timestamp, nodes []string
 			sel.nodes[n] = true
 		}
 	}
-	rf, err := s.filters.compile(filter, lang, s.cfg.Policy)
+	rf, err := s.compileFilter(filter, lang)
 	if err != nil {
 		return nil, err
 	}
@@ -157,16 +158,13 @@ func invalidArgument(err error) *connect.Error {
 
 var errNoStore = connect.NewError(connect.CodeUnimplemented, errors.New("this hub keeps no store: start it with a data directory"))
 
-// Query returns one page of stored records.
-func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryRequest]) (*connect.Response[hubv1.QueryResponse], error) {
-	if s.cfg.Store == nil {
-		return nil, errNoStore
-	}
-	q := req.Msg
+// newQuery validates a QueryRequest: it returns what the page selects, from where the page
+// token says, and the page's size in records.
+func (s *Service) newQuery(q *hubv1.QueryRequest) (*selection, int, error) {
 	size := int(q.GetPageSize())
 	switch {
 	case size < 0:
-		return nil, invalidArgument(fmt.Errorf("page_size: %d is negative", size))
+		return nil, 0, fmt.Errorf("page_size: %d is negative", size)
 	case size == 0:
 		size = defaultPageSize
 	case size > maxPageSize:
@@ -174,23 +172,44 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryReq
 	}
 	sel, err := s.newSelection(q.GetStartTime(), q.GetEndTime(), q.GetNodeIds(), q.GetRecordTypes(), q.GetFilter(), q.GetFilterLanguage())
 	if err != nil {
+		return nil, 0, err
+	}
+	if q.GetPageToken() != "" {
+		after, err := parsePageToken(q.GetPageToken(), queryHash(q))
+		if err != nil {
+			sel.close()
+			return nil, 0, err
+		}
+		sel.rg.After = after
+	}
+	return sel, size, nil
+}
+
+// queryOverheadBytes is room left in a page for what is not records or entities.
+const queryOverheadBytes = 4 << 10
+
+// Query returns one page of stored records. A page ends after page_size records, or before
+// the record that would make it larger than MaxResponseBytes.
+func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryRequest]) (*connect.Response[hubv1.QueryResponse], error) {
+	if s.cfg.Store == nil {
+		return nil, errNoStore
+	}
+	q := req.Msg
+	sel, size, err := s.newQuery(q)
+	if err != nil {
 		return nil, invalidArgument(err)
 	}
 	defer sel.close()
 	hash := queryHash(q)
-	if q.GetPageToken() != "" {
-		after, err := parsePageToken(q.GetPageToken(), hash)
-		if err != nil {
-			return nil, invalidArgument(err)
-		}
-		sel.rg.After = after
-	}
 	var (
-		resp    = &hubv1.QueryResponse{}
-		lastKey []byte
-		more    bool
-		seen    = map[proto.Message]bool{}
-		failed  error
+		resp      = &hubv1.QueryResponse{}
+		lastKey   []byte
+		more      bool
+		seen      = map[proto.Message]bool{}
+		failed    error
+		respBytes int
+		budget    = s.cfg.MaxResponseBytes - queryOverheadBytes
+		fresh     []*sysflowv1.Record
 	)
 	err = s.scanMatches(ctx, sel, func(sc *scanned) bool {
 		resp.ScannedRecords++
@@ -209,13 +228,30 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryReq
 			failed = fmt.Errorf("stored record %x: %w", sc.key, sc.err)
 			return false
 		}
-		resp.Records = append(resp.Records, sc.rec)
+		// The record, and the entities it references that the page does not hold yet: the
+		// resolver returns one message for each version it holds.
+		n := protowire.SizeTag(1) + protowire.SizeBytes(proto.Size(sc.rec))
+		fresh = fresh[:0]
 		for _, e := range sc.refs {
-			// The resolver returns one message for each version it holds.
-			if v := entityPayload(e); !seen[v] {
-				seen[v] = true
-				resp.Entities = append(resp.Entities, e)
+			if !seen[entityPayload(e)] {
+				fresh = append(fresh, e)
+				n += protowire.SizeTag(2) + protowire.SizeBytes(proto.Size(e))
 			}
+		}
+		if respBytes+n > budget {
+			if len(resp.Records) == 0 {
+				failed = connect.NewError(connect.CodeResourceExhausted, fmt.Errorf(
+					"stored record %x, with the entities it references, takes %d bytes, more than the hub's largest response (%d bytes)", sc.key, n, s.cfg.MaxResponseBytes))
+				return false
+			}
+			more = true // the page ends before it
+			return false
+		}
+		respBytes += n
+		resp.Records = append(resp.Records, sc.rec)
+		for _, e := range fresh {
+			seen[entityPayload(e)] = true
+			resp.Entities = append(resp.Entities, e)
 		}
 		lastKey = append(lastKey[:0], sc.key...)
 		if resp.ScannedRecords >= maxPageScan {
@@ -227,9 +263,15 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[hubv1.QueryReq
 	if err == nil {
 		err = failed
 	}
+	if sel.filter != nil {
+		s.counts.evaluationsStopped.Add(sel.filter.ev.Stopped())
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, connect.NewError(connect.CodeCanceled, ctx.Err())
+		}
+		if _, ok := errors.AsType[*connect.Error](err); ok {
+			return nil, err
 		}
 		return nil, connect.NewError(connect.CodeInternal, err)
 	}

@@ -45,10 +45,40 @@ type Config struct {
 	Policy *engine.Active
 	// Store is where Query, GetProvenance and Export read stored records; nil serves none.
 	Store *store.Store
-	// ReadBatch is the most records read from the ring at a time; zero means 1024.
+	// ReadBatch is the most records a subscription reads from the ring at a time; zero means
+	// 1024.
 	ReadBatch int
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
+
+	// The limits on what clients ask of the service. Zero means the default named; a value out
+	// of range means the default too.
+
+	// MaxSubscribers bounds the subscriptions served at once: Subscribe refuses more with
+	// RESOURCE_EXHAUSTED. DefaultMaxSubscribers (256).
+	MaxSubscribers int
+	// MaxFilterBytes bounds the text of a filter (Subscribe, Query, Export):
+	// DefaultMaxFilterBytes (64 KiB).
+	MaxFilterBytes int
+	// MaxFilterCost bounds what evaluating a filter on one record may cost, in CEL's cost units
+	// (engine.MaxCost): a filter that might cost more is refused with INVALID_ARGUMENT, by CEL's
+	// static estimate with values of up to engine.CostValueBytes; an evaluation that costs more
+	// all the same, on a record with longer values, is stopped and the record does not match.
+	// DefaultMaxFilterCost (250,000, about 1 ms). The rules in force have no such limit: they
+	// are the administrators' to choose.
+	MaxFilterCost uint64
+	// MaxRequestBytes bounds a request message, as received (connect.WithReadMaxBytes):
+	// DefaultMaxRequestBytes (4 MiB).
+	MaxRequestBytes int
+	// MaxResponseBytes bounds a response message (connect.WithSendMaxBytes):
+	// DefaultMaxResponseBytes (16 MiB). Query pages end early rather than exceed it; a
+	// subscription skips records larger than it, and tells the subscriber so.
+	MaxResponseBytes int
+	// MaxBatchBytes bounds the records of one message of a subscription, in their protobuf
+	// encoding: DefaultMaxBatchBytes (1 MiB), and at most a quarter of MaxResponseBytes, for
+	// the JSON encoding. With ReadBatch it bounds what a subscription holds on its own: the
+	// records it reads from the ring at a time, and one message.
+	MaxBatchBytes int
 }
 
 // Service implements HubService.
@@ -56,13 +86,12 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 	filters filterCache
+	counts  counters
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
-	if cfg.ReadBatch <= 0 {
-		cfg.ReadBatch = 1024
-	}
+	cfg = cfg.withDefaults()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -71,12 +100,18 @@ func New(cfg Config) *Service {
 }
 
 // Handler returns an HTTP handler serving HubService, PolicyService when Config.Policy is set,
-// gRPC health and gRPC reflection over gRPC, gRPC-Web and Connect. Serve it with HTTP/1.1 and cleartext HTTP/2 enabled (or TLS).
+// gRPC health and gRPC reflection over gRPC, gRPC-Web and Connect. Serve it with HTTP/1.1 and
+// cleartext HTTP/2 enabled (or TLS). Messages are bounded by Config.MaxRequestBytes and
+// Config.MaxResponseBytes; opts come after, and may change that.
 func (s *Service) Handler(opts ...connect.HandlerOption) http.Handler {
-	opts = append([]connect.HandlerOption{
+	limits := []connect.HandlerOption{
+		connect.WithReadMaxBytes(s.cfg.MaxRequestBytes),
+		connect.WithSendMaxBytes(s.cfg.MaxResponseBytes),
+	}
+	opts = append(append([]connect.HandlerOption{
 		connect.WithCodec(binaryCodec{}),
 		connect.WithCodec(jsonCodec{}),
-	}, opts...)
+	}, limits...), opts...)
 	methods := hubv1.File_sysflux_hub_v1_hub_service_proto.Services().ByName("HubService").Methods()
 	mux := http.NewServeMux()
 	mux.Handle(hubv1connect.HubServiceSubscribeProcedure, connect.NewServerStreamHandler(
@@ -100,10 +135,10 @@ func (s *Service) Handler(opts ...connect.HandlerOption) http.Handler {
 		services = append(services, policyv1connect.PolicyServiceName)
 	}
 	checker := grpchealth.NewStaticChecker(services...)
-	mux.Handle(grpchealth.NewHandler(checker))
+	mux.Handle(grpchealth.NewHandler(checker, limits...))
 	reflector := grpcreflect.NewStaticReflector(append(services, grpchealth.HealthV1ServiceName)...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, limits...))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, limits...))
 	return mux
 }
 
@@ -128,9 +163,11 @@ type filter struct {
 	records *recordFilter
 }
 
-// newFilter validates a SubscribeRequest; files are the rules files in force, whose macros and
-// lists the request's filter may use.
-func newFilter(req *hubv1.SubscribeRequest, files []engine.File) (*filter, error) {
+// filterCompiler compiles a request's filter: Service.compileFilter.
+type filterCompiler func(text string, lang hubv1.FilterLanguage) (*recordFilter, error)
+
+// newFilter validates a SubscribeRequest; compile compiles its filter.
+func newFilter(req *hubv1.SubscribeRequest, compile filterCompiler) (*filter, error) {
 	f := &filter{anyType: len(req.GetRecordTypes()) == 0, opFlags: req.GetOpFlags(), heartbeat: 10 * time.Second}
 	for _, t := range req.GetRecordTypes() {
 		if t <= sysflowv1.RecordType_RECORD_TYPE_UNSPECIFIED || t > sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT {
@@ -167,7 +204,7 @@ func newFilter(req *hubv1.SubscribeRequest, files []engine.File) (*filter, error
 			f.heartbeat = hb
 		}
 	}
-	rf, err := compileFilter(req.GetFilter(), req.GetFilterLanguage(), files)
+	rf, err := compile(req.GetFilter(), req.GetFilterLanguage())
 	if err != nil {
 		return nil, err
 	}
@@ -187,12 +224,22 @@ func (f *filter) match(e *ring.Entry) bool {
 }
 
 // Subscribe streams matching records from the ring until the client goes away.
+//
+// A subscription reads the ring with a cursor of its own, ReadBatch records at a time, and
+// waits for nobody but its client: appending to the ring never waits for a reader, and a
+// subscription that falls further behind than the ring holds is told how many records it lost,
+// in its stream, and goes on from the oldest record the ring holds. What it holds on its own is
+// bounded: one read of the ring, and one message of at most MaxBatchBytes of records.
 func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.SubscribeRequest], stream *connect.ServerStream[encodedSubscribeResponse]) error {
-	var files []engine.File
-	if s.cfg.Policy != nil {
-		files = s.cfg.Policy.Files()
+	if n := s.counts.subscribers.Add(1); n > int64(s.cfg.MaxSubscribers) {
+		s.counts.subscribers.Add(-1)
+		s.counts.subscriptionsRefused.Add(1)
+		s.log.Debug("subscription refused", "peer", req.Peer().Addr, "max_subscribers", s.cfg.MaxSubscribers)
+		return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf(
+			"this hub serves at most %d subscriptions at once, and serves that many: try again later", s.cfg.MaxSubscribers))
 	}
-	f, err := newFilter(req.Msg, files)
+	defer s.counts.subscribers.Add(-1)
+	f, err := newFilter(req.Msg, s.compileFilter)
 	if err != nil {
 		return invalidArgument(err)
 	}
@@ -224,19 +271,22 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 	}
 	log := s.log.With("peer", req.Peer().Addr)
 	log.Info("subscriber connected", "from", cursor, "resume_agents", len(f.resume), "content", content.String(),
-		"filter", req.Msg.GetFilter(), "filter_language", req.Msg.GetFilterLanguage().String())
+		"filter", abbrev(req.Msg.GetFilter(), 1024), "filter_language", req.Msg.GetFilterLanguage().String())
+	sub := &subscription{s: s, stream: stream, log: log}
 	defer func() {
 		if f.records != nil && f.records.undecodable > 0 {
 			log.Warn("records the filter could not decode, and did not send", "records", f.records.undecodable)
 		}
-		log.Info("subscriber gone")
+		if f.records != nil && f.records.ev.Stopped() > 0 {
+			log.Warn("records the filter's cost limit stopped its evaluation on, and did not send", "records", f.records.ev.Stopped())
+		}
+		log.Info("subscriber gone", "records_sent", sub.sent, "records_lost", sub.lost, "alerts_sent", sub.alertsSent, "alerts_lost", sub.alertsLost)
 	}()
 
 	var (
-		buf    = make([]ring.Entry, s.cfg.ReadBatch)
-		alerts = make([]alert.Item, 256)
-		recs   [][]byte
-		out    encodedSubscribeResponse
+		buf     = make([]ring.Entry, s.cfg.ReadBatch)
+		alerts  = make([]alert.Item, 256)
+		stopped int64 // the filter's evaluations stopped, as counted in the service's stats
 	)
 	hb := time.NewTimer(f.heartbeat)
 	defer hb.Stop()
@@ -246,12 +296,7 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 			alertsChanged = s.cfg.Alerts.Changed()
 			n, next, lost := s.cfg.Alerts.Read(alertCursor, alerts)
 			if lost > 0 {
-				log.Warn("subscriber fell behind the alerts", "lost", lost)
-				msg := &hubv1.SubscribeResponse{Item: &hubv1.SubscribeResponse_Lost{Lost: &hubv1.RecordsLost{
-					LostRecords: lost,
-					Reason:      "alerts: the subscriber fell further behind than the hub's alert log holds",
-				}}}
-				if err := sendMessage(stream, msg); err != nil {
+				if err := sub.alertsLostMessage(lost); err != nil {
 					return err
 				}
 			}
@@ -260,6 +305,8 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 					return err
 				}
 				alerts[i] = alert.Item{}
+				sub.alertsSent++
+				s.counts.alertsSent.Add(1)
 			}
 			alertCursor = next
 			if n > 0 {
@@ -275,17 +322,11 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 				lost -= skipped
 			}
 			if lost > 0 {
-				log.Warn("subscriber fell behind the ring", "lost", lost)
-				msg := &hubv1.SubscribeResponse{Item: &hubv1.SubscribeResponse_Lost{Lost: &hubv1.RecordsLost{
-					LostRecords: lost,
-					Reason:      "the subscriber fell further behind than the hub's in-memory log holds",
-				}}}
-				if err := sendMessage(stream, msg); err != nil {
+				if err := sub.lostMessage(lost, "the subscriber fell further behind than the hub's in-memory log holds"); err != nil {
 					return err
 				}
 			}
-			first := next - int64(n)
-			recs = recs[:0]
+			first, sentBefore := next-int64(n), sub.messages
 			for i := range buf[:n] {
 				e := &buf[i]
 				if f.records != nil {
@@ -304,17 +345,23 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 				if f.records != nil && !f.records.match(e) {
 					continue
 				}
-				recs = append(recs, e.Raw)
+				if err := sub.add(e.Raw); err != nil {
+					return err
+				}
 			}
 			clear(buf[:n]) // let the ring's records go
 			cursor = next
-			if len(recs) > 0 {
-				out.b = rawcodec.AppendBatch(out.b[:0], protowire.Number(1), recs)
-				if err := stream.Send(&out); err != nil {
-					return err
+			if f.records != nil {
+				if d := f.records.ev.Stopped() - stopped; d > 0 {
+					s.counts.evaluationsStopped.Add(d)
+					stopped += d
 				}
+			}
+			if err := sub.flush(); err != nil {
+				return err
+			}
+			if sub.messages > sentBefore {
 				hb.Reset(f.heartbeat)
-				continue
 			}
 			if n > 0 {
 				continue
@@ -332,6 +379,132 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 			hb.Reset(f.heartbeat)
 		}
 	}
+}
+
+// subscription gathers the records a subscription sends into messages of at most
+// Config.MaxBatchBytes, and counts what it sends and loses.
+type subscription struct {
+	s      *Service
+	stream *connect.ServerStream[encodedSubscribeResponse]
+	log    *slog.Logger
+
+	recs     [][]byte // the records of the next message
+	size     int      // their size in the message
+	tooLarge int64    // records skipped since the last sent, for being too large to send
+	out      encodedSubscribeResponse
+	messages int64 // batches sent
+	sent     int64 // records sent
+	lost     int64 // records lost
+
+	alertsSent, alertsLost int64
+	// loss is what the log has yet to say of the losses; nextLog when it may say it.
+	loss    map[string]int64
+	nextLog time.Time
+}
+
+// lossLogEvery is how often a subscription logs its losses, at most: a slow subscriber loses
+// records at every read.
+const lossLogEvery = 10 * time.Second
+
+// add adds a record to the next message, sending the message first if the record would make
+// it too large. A record too large for any message is skipped, and the subscriber told so
+// where it would have been.
+func (b *subscription) add(rec []byte) error {
+	if len(rec) > b.s.cfg.maxRecordBytes() {
+		b.tooLarge++
+		return b.sendRecords()
+	}
+	if err := b.sendTooLarge(); err != nil {
+		return err
+	}
+	size := protowire.SizeTag(1) + protowire.SizeBytes(len(rec))
+	if len(b.recs) > 0 && b.size+size > b.s.cfg.MaxBatchBytes {
+		if err := b.sendRecords(); err != nil {
+			return err
+		}
+	}
+	b.recs = append(b.recs, rec)
+	b.size += size
+	return nil
+}
+
+// flush sends what add gathered.
+func (b *subscription) flush() error {
+	if err := b.sendRecords(); err != nil {
+		return err
+	}
+	return b.sendTooLarge()
+}
+
+// sendRecords sends the records gathered, if any, in one message.
+func (b *subscription) sendRecords() error {
+	if len(b.recs) == 0 {
+		return nil
+	}
+	b.out.b = rawcodec.AppendBatch(b.out.b[:0], protowire.Number(1), b.recs)
+	if err := b.stream.Send(&b.out); err != nil {
+		return err
+	}
+	n := int64(len(b.recs))
+	b.sent += n
+	b.messages++
+	b.s.counts.recordsSent.Add(n)
+	clear(b.recs) // let the ring's records go
+	b.recs, b.size = b.recs[:0], 0
+	return nil
+}
+
+// sendTooLarge tells the subscriber of the records skipped for their size, if any.
+func (b *subscription) sendTooLarge() error {
+	if b.tooLarge == 0 {
+		return nil
+	}
+	n := b.tooLarge
+	b.tooLarge = 0
+	return b.lostMessage(n, fmt.Sprintf("records larger than the hub's largest message (%d bytes) were left out", b.s.cfg.MaxResponseBytes))
+}
+
+// lostMessage tells the subscriber, after the records gathered, that it lost n records and
+// why; and counts them.
+func (b *subscription) lostMessage(n int64, reason string) error {
+	if err := b.sendRecords(); err != nil {
+		return err
+	}
+	b.lost += n
+	b.s.counts.recordsLost.Add(n)
+	b.logLoss(reason, n)
+	return sendMessage(b.stream, &hubv1.SubscribeResponse{Item: &hubv1.SubscribeResponse_Lost{Lost: &hubv1.RecordsLost{
+		LostRecords: n, Reason: reason,
+	}}})
+}
+
+// alertsLostMessage tells the subscriber it lost n alerts; and counts them.
+func (b *subscription) alertsLostMessage(n int64) error {
+	const reason = "alerts: the subscriber fell further behind than the hub's alert log holds"
+	b.alertsLost += n
+	b.s.counts.alertsLost.Add(n)
+	b.logLoss(reason, n)
+	return sendMessage(b.stream, &hubv1.SubscribeResponse{Item: &hubv1.SubscribeResponse_Lost{Lost: &hubv1.RecordsLost{
+		LostRecords: n, Reason: reason,
+	}}})
+}
+
+// logLoss logs a loss: the first at once, then what was lost since at most every
+// lossLogEvery. What is left unsaid when the subscriber goes is in the totals it logs then.
+func (b *subscription) logLoss(reason string, n int64) {
+	if b.loss == nil {
+		b.loss = map[string]int64{}
+	}
+	b.loss[reason] += n
+	now := time.Now()
+	if now.Before(b.nextLog) {
+		return
+	}
+	for r, n := range b.loss {
+		b.log.Warn("subscriber lost records", "lost", n, "reason", r)
+	}
+	clear(b.loss)
+	b.nextLog = now.Add(lossLogEvery)
 }
 
 func sendHeartbeat(stream *connect.ServerStream[encodedSubscribeResponse]) error {
