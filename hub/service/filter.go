@@ -301,9 +301,12 @@ func celErrors(err error) error {
 	var ce *engine.CELError
 	if errors.As(err, &ce) {
 		for _, e := range ce.Issues.Errors() {
-			fe.errs = append(fe.errs, &policyv1.RulesError{
-				File: filterFile, Line: int32(e.Location.Line()), Column: int32(e.Location.Column() + 1), Message: e.Message,
-			})
+			x := &policyv1.RulesError{File: filterFile, Message: e.Message}
+			// CEL gives some errors (in macros' arguments) no position: line 1, column -1.
+			if e.Location.Line() > 0 && e.Location.Column() >= 0 {
+				x.Line, x.Column = int32(e.Location.Line()), int32(e.Location.Column()+1)
+			}
+			fe.errs = append(fe.errs, x)
 		}
 	}
 	if len(fe.errs) == 0 {

@@ -50,6 +50,7 @@ func TestCompileFilterErrors(t *testing.T) {
 		{name: "CEL syntax", text: "proc.name == ", lang: hubv1.FilterLanguage_FILTER_LANGUAGE_CEL, line: 1, col: 14, msg: "Syntax error"},
 		{name: "CEL unknown variable", text: "true &&\n  nonesuch == 1", lang: hubv1.FilterLanguage_FILTER_LANGUAGE_CEL, line: 2, col: 3, msg: "undeclared reference to 'nonesuch'"},
 		{name: "CEL not bool", text: "proc.name", lang: hubv1.FilterLanguage_FILTER_LANGUAGE_CEL, msg: "not bool"},
+		{name: "CEL error without a position", text: "true &&\n  proc.aname.exists(.!x, true)", lang: hubv1.FilterLanguage_FILTER_LANGUAGE_CEL, msg: "argument must be a simple name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
