@@ -53,6 +53,10 @@ type Config struct {
 	// its RootCAs and carry the host name dialled, and its Certificates are the hub's client
 	// certificate. nil dials in cleartext.
 	AgentTLS *tls.Config
+	// API bounds what clients of the public API may ask: its Ring, Agents, Policy, Store,
+	// Alerts and Logger are the hub's own and are ignored here; zero limits are the service's
+	// defaults.
+	API service.Config
 	// Logger receives the hub's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -103,7 +107,9 @@ func New(cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	scfg := service.Config{Ring: r, Agents: f, Policy: cfg.Rules, Store: cfg.Store, Logger: log.With("component", "api")}
+	scfg := cfg.API
+	scfg.Ring, scfg.Agents, scfg.Policy, scfg.Store, scfg.Alerts = r, f, cfg.Rules, cfg.Store, nil
+	scfg.Logger = log.With("component", "api")
 	if p != nil {
 		scfg.Alerts = p.broker
 	}

@@ -39,6 +39,16 @@ var (
 	descTagged      = hubDesc("records_tagged_total", "Records tagged by tag rules.")
 	descDecodeErrs  = hubDesc("decode_errors_total", "Records the rules could not decode, passed on unchecked.")
 
+	descSubscribers  = hubDesc("subscribers", "Subscriptions being served.")
+	descSubRefused   = hubDesc("subscriptions_refused_total", "Subscriptions refused because the hub served as many as it may (--max-subscribers).")
+	descSubSent      = hubDesc("subscriber_records_sent_total", "Records sent to subscribers.")
+	descSubLost      = hubDesc("subscriber_records_lost_total", "Records subscribers lost, each told in its stream: they fell further behind than the ring holds, or a record was too large to send.")
+	descSubAlerts    = hubDesc("subscriber_alerts_sent_total", "Alerts sent to subscribers.")
+	descSubAlertLost = hubDesc("subscriber_alerts_lost_total", "Alerts subscribers lost, each told in its stream.")
+	descFilterRefuse = hubDesc("filters_refused_total", "Filters of Subscribe, Query and Export requests that did not compile, whatever the reason.")
+	descFilterCost   = hubDesc("filters_over_cost_total", "Filters refused because evaluating them might cost more than the hub allows (--max-filter-cost).")
+	descFilterStop   = hubDesc("filter_evaluations_stopped_total", "Filter evaluations stopped at run time by the cost limit; the records did not match.")
+
 	descSent     = hubDesc("alerts_sent_total", "Alerts Falcosidekick accepted.")
 	descSendDrop = hubDesc("alerts_dropped_total", "Alerts never delivered to Falcosidekick: its queue was full or retries ran out.")
 	descSendFail = hubDesc("alert_send_failures_total", "Failed attempts to post an alert to Falcosidekick.")
@@ -54,6 +64,8 @@ func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
 		descRingRecords, descRingBytes, descStoreBytes, descStoreTime, descStoreBatch,
 		descEvaluated, descEvalTime, descAlerts, descRuleDropped, descTagged, descDecodeErrs,
 		descSent, descSendDrop, descSendFail, descQueued,
+		descSubscribers, descSubRefused, descSubSent, descSubLost, descSubAlerts, descSubAlertLost,
+		descFilterRefuse, descFilterCost, descFilterStop,
 	} {
 		ch <- d
 	}
@@ -103,6 +115,17 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descStoreTime, fc.StoreTime.Seconds())
 		counter(descStoreBatch, float64(fc.StoreBatches))
 	}
+
+	ss := h.service.Stats()
+	gauge(descSubscribers, float64(ss.Subscribers))
+	counter(descSubRefused, float64(ss.SubscriptionsRefused))
+	counter(descSubSent, float64(ss.RecordsSent))
+	counter(descSubLost, float64(ss.RecordsLost))
+	counter(descSubAlerts, float64(ss.AlertsSent))
+	counter(descSubAlertLost, float64(ss.AlertsLost))
+	counter(descFilterRefuse, float64(ss.FiltersRefused))
+	counter(descFilterCost, float64(ss.FiltersOverCost))
+	counter(descFilterStop, float64(ss.FilterEvaluationsStopped))
 
 	if p := h.policy; p != nil {
 		counter(descEvaluated, float64(p.evaluated.Load()))

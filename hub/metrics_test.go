@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -19,6 +21,8 @@ import (
 	"github.com/sysflux/sysflux/agent/sfavro"
 	"github.com/sysflux/sysflux/agent/spool"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
+	"github.com/sysflux/sysflux/gen/sysflux/hub/v1/hubv1connect"
 	"github.com/sysflux/sysflux/hub"
 	"github.com/sysflux/sysflux/hub/hubtest"
 	"github.com/sysflux/sysflux/hub/store"
@@ -92,7 +96,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	ag := hubtest.StartAgent(t, agent.Config{Window: spool.Config{NodeID: "n1", AgentID: "a1"}}, replay.File{Path: trace})
-	_, h := hubtest.StartHub(t, hub.Config{Agents: []string{ag.Addr}, Rules: rules, Falcosidekick: srv, Store: st})
+	addr, h := hubtest.StartHub(t, hub.Config{Agents: []string{ag.Addr}, Rules: rules, Falcosidekick: srv, Store: st})
 
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(h.Metrics())
@@ -112,6 +116,31 @@ func TestMetrics(t *testing.T) {
 			t.Fatalf("acked %v of %d records, %v of %v alerts sent", acked, len(recs), sent, alerts)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+
+	// A subscriber reads the whole ring; another asks a filter that costs too much.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client := hubv1connect.NewHubServiceClient(http.DefaultClient, "http://"+addr)
+	sub, err := client.Subscribe(ctx, connect.NewRequest(&hubv1.SubscribeRequest{FromOldest: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < len(recs) && sub.Receive(); {
+		n += len(sub.Msg().GetBatch().GetRecords())
+	}
+	if got, _ := metric(t, reg, "sysflux_hub_subscribers"); got != 1 {
+		t.Errorf("subscribers = %v, want 1", got)
+	}
+	if got, _ := metric(t, reg, "sysflux_hub_subscriber_records_sent_total"); int(got) < len(recs) {
+		t.Errorf("subscriber_records_sent_total = %v, want at least %d", got, len(recs))
+	}
+	costly := "proc.name in (" + strings.Repeat("a,", 30000) + "b) and fd.name contains x"
+	if _, err := client.Query(ctx, connect.NewRequest(&hubv1.QueryRequest{Filter: costly})); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Errorf("Query with a costly filter: %v, want InvalidArgument", err)
+	}
+	if got, _ := metric(t, reg, "sysflux_hub_filters_refused_total"); got != 1 {
+		t.Errorf("filters_refused_total = %v, want 1", got)
 	}
 
 	for typ, want := range byType {

@@ -41,6 +41,9 @@ type hubFlags struct {
 	data          string
 	retentionAge  time.Duration
 	retentionSize string
+	// maxSubscribers and maxFilterCost bound what API clients may ask.
+	maxSubscribers int
+	maxFilterCost  uint64
 	// apiTLS, tokens and insecure protect the API.
 	apiTLS   serverTLSFlags
 	tokens   string
@@ -57,6 +60,8 @@ func (f *hubFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.data, "data", defaultDataDir(), `directory of the hub's durable store; "" keeps records in memory only (no Query or Export)`)
 	cmd.Flags().DurationVar(&f.retentionAge, "retention-age", 0, "keep records this far back from the newest one stored, or from now if that is earlier (e.g. 360h; 0 keeps records of any age)")
 	cmd.Flags().StringVar(&f.retentionSize, "retention-size", "10GiB", "remove the oldest records when the store is larger than this (0 sets no bound)")
+	cmd.Flags().IntVar(&f.maxSubscribers, "max-subscribers", service.DefaultMaxSubscribers, "most subscriptions served at once; more are refused (RESOURCE_EXHAUSTED)")
+	cmd.Flags().Uint64Var(&f.maxFilterCost, "max-filter-cost", service.DefaultMaxFilterCost, "most a client's filter may cost to evaluate on one record, in CEL cost units (about 1 ms for the default); costlier filters are refused when they compile")
 	f.apiTLS.register(cmd, "API clients")
 	cmd.Flags().StringVar(&f.tokens, "tokens", "", "admit only API callers with a bearer token of this YAML file, each with its scopes (read, admin) and rate")
 	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plaintext or unauthenticated connections on addresses that are not loopback (a warning names each)")
@@ -176,6 +181,9 @@ func (f *hubFlags) activeRules(log *slog.Logger) (*engine.Active, error) {
 // newHub returns a hub reading from agents, dialled over TLS with agentTLS when set, and what
 // closes its store once it stopped serving.
 func (f *hubFlags) newHub(agents []string, agentTLS *tls.Config, log *slog.Logger) (*hub.Hub, func() error, error) {
+	if f.maxSubscribers <= 0 || f.maxFilterCost == 0 {
+		return nil, nil, usageError("--max-subscribers and --max-filter-cost must be positive")
+	}
 	if f.ringRecords <= 0 || f.ringBytes <= 0 {
 		return nil, nil, usageError("--ring-records and --ring-bytes must be positive")
 	}
@@ -217,6 +225,7 @@ func (f *hubFlags) newHub(agents []string, agentTLS *tls.Config, log *slog.Logge
 		TLS:           apiTLS,
 		Tokens:        tokens,
 		AgentTLS:      agentTLS,
+		API:           service.Config{MaxSubscribers: f.maxSubscribers, MaxFilterCost: f.maxFilterCost},
 		Logger:        log,
 	})
 	if err != nil {
