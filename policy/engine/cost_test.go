@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -195,6 +196,33 @@ func TestCostRefused(t *testing.T) {
 				t.Errorf("message %q does not give the limit", msg)
 			}
 			t.Log(msg)
+		})
+	}
+}
+
+// Conditions too large or too deep for CEL once their macros are expanded say so, without
+// quoting all of their CEL.
+func TestConditionTooLargeForCEL(t *testing.T) {
+	var deep strings.Builder
+	deep.WriteString("- macro: m0\n  condition: proc.name = a\n")
+	for i := 1; i <= 300; i++ {
+		fmt.Fprintf(&deep, "- macro: m%d\n  condition: (proc.name = x%d and (m%d or fd.name = y))\n", i, i, i-1)
+	}
+	for _, tt := range []struct {
+		name, macros, cond, msg string
+	}{
+		{"deep", deep.String(), "m300", "nested too deeply for CEL once its macros and lists are expanded"},
+		{"long", "- macro: m\n  condition: fd.name startswith /etc/ and proc.name in (a, b, c, d, e, f, g, h)\n",
+			strings.TrimSuffix(strings.Repeat("m or ", 2000), " or "), "characters long in CEL once its macros and lists are expanded, over CEL's limit of 100000"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := engine.Load(engine.File{Name: "m.yaml", Data: []byte(tt.macros)}, ruleFile(tt.cond))
+			if err == nil || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("Load: %v, want an error saying %q", err, tt.msg)
+			}
+			if len(err.Error()) > 2000 {
+				t.Errorf("error of %d bytes", len(err.Error()))
+			}
 		})
 	}
 }

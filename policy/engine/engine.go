@@ -183,8 +183,13 @@ func Compile(rs *rules.RuleSet, opts ...Option) (*Set, error) {
 			continue
 		}
 		ast, iss := env.Compile(res.CEL)
-		if iss.Err() != nil {
-			errs = append(errs, &RuleError{Rule: rr.Name, File: rr.File, Line: rr.Line, Err: fmt.Errorf("CEL %s: %w", abbrev(res.CEL, 1000), iss.Err())})
+		if err := iss.Err(); err != nil {
+			if msg := err.Error(); strings.Contains(msg, "recursion limit exceeded") || strings.Contains(msg, "recursion depth exceeded") {
+				err = fmt.Errorf("the condition is nested too deeply for CEL once its macros and lists are expanded: %w", err)
+			} else {
+				err = fmt.Errorf("CEL %s: %w", abbrev(res.CEL, 1000), err)
+			}
+			errs = append(errs, &RuleError{Rule: rr.Name, File: rr.File, Line: rr.Line, Err: err})
 			continue
 		}
 		if ast.OutputType() != cel.BoolType {
