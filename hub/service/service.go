@@ -75,9 +75,10 @@ type Config struct {
 	// subscription skips records larger than it, and tells the subscriber so.
 	MaxResponseBytes int
 	// MaxBatchBytes bounds the records of one message of a subscription, in their protobuf
-	// encoding: DefaultMaxBatchBytes (1 MiB), and at most a quarter of MaxResponseBytes, for
-	// the JSON encoding. With ReadBatch it bounds what a subscription holds on its own: the
-	// records it reads from the ring at a time, and one message.
+	// encoding (a larger record goes alone): DefaultMaxBatchBytes (1 MiB), and at most a
+	// quarter of MaxResponseBytes, for the JSON encoding. With ReadBatch it bounds what a
+	// subscription holds on its own: the records it reads from the ring at a time, and one
+	// message.
 	MaxBatchBytes int
 }
 
