@@ -81,9 +81,9 @@ type Stats struct {
 	// compile, whatever the reason; FiltersOverCost counts those of them refused because
 	// evaluating them might cost more than MaxFilterCost.
 	FiltersRefused, FiltersOverCost int64
-	// FilterEvaluationsStopped counts the evaluations of filters that MaxFilterCost stopped at
-	// run time, on records with values longer than the estimate assumes: the records did not
-	// match.
+	// FilterEvaluationsStopped counts the evaluations of CEL filters that MaxFilterCost
+	// stopped at run time, on records with values longer than the estimate assumes: the
+	// records did not match.
 	FilterEvaluationsStopped int64
 }
 

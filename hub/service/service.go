@@ -62,8 +62,9 @@ type Config struct {
 	MaxFilterBytes int
 	// MaxFilterCost bounds what evaluating a filter on one record may cost, in CEL's cost units
 	// (engine.MaxCost): a filter that might cost more is refused with INVALID_ARGUMENT, by CEL's
-	// static estimate with values of up to engine.CostValueBytes; an evaluation that costs more
-	// all the same, on a record with longer values, is stopped and the record does not match.
+	// static estimate with values of up to engine.CostValueBytes; an evaluation of a CEL filter
+	// that costs more all the same, on a record with longer values, is stopped and the record
+	// does not match (Falco conditions are only estimated: see engine.MaxCost).
 	// DefaultMaxFilterCost (250,000, about 1 ms). The rules in force have no such limit: they
 	// are the administrators' to choose.
 	MaxFilterCost uint64

@@ -52,10 +52,14 @@ type options struct {
 }
 
 // MaxCost bounds what evaluating one condition on one record may cost, in CEL's cost units.
-// A condition whose estimated worst-case cost is over limit does not compile (a *CostError);
-// an evaluation that costs more than limit all the same, on a record with values longer than
-// the estimate assumes (CostValueBytes), is stopped: the rule does not match the record, and
-// the Evaluator counts it (Evaluator.Stopped). Zero means no limit.
+// A condition whose estimated worst-case cost is over limit does not compile (a *CostError).
+// An expression written in CEL (CompileCEL) is also stopped when one evaluation costs more
+// than limit all the same, on a record with values longer than the estimate assumes
+// (CostValueBytes): the rule does not match the record, and the Evaluator counts it
+// (Evaluator.Stopped). A Falco condition is not tracked as it runs, which would double the
+// time it takes: it has no comprehension but over a process's ancestors, which are at most
+// 64, so what it costs beyond the estimate grows only with the length of the values. Zero
+// means no limit.
 func MaxCost(limit uint64) Option {
 	return func(o *options) { o.maxCost = limit }
 }

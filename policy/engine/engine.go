@@ -204,7 +204,6 @@ func Compile(rs *rules.RuleSet, opts ...Option) (*Set, error) {
 				continue
 			}
 			r.Cost, r.costed = c, true
-			popts = append(popts, cel.CostLimit(o.maxCost))
 		}
 		prog, err := env.Program(ast, popts...)
 		if err != nil {
