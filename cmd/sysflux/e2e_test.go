@@ -63,9 +63,18 @@ type proc struct {
 // start runs sysflux with args and JSON logs; the process is killed when the test ends.
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, append(args, "--log-format", "json")...)
+	return startArgv(t, name, append([]string{binary}, args...)...)
+}
+
+// startArgv runs argv (a sysflux command, possibly behind a wrapper such as ip netns exec) with
+// JSON logs, as start does; the process is killed when the test ends.
+func startArgv(t *testing.T, name string, argv ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(argv[0], append(argv[1:], "--log-format", "json")...)
 	// A hub's default store is under the state directory: each process gets its own.
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	// Should the test binary die without its cleanups (a timeout), the process dies too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,53 +35,6 @@ import (
 // fault lasts, the processes' metrics show it; no record a hub acknowledged is lost and none is
 // stored twice, as the hub's Query API returns them and as the replayed trace has them; alerts
 // reach Falcosidekick once the fault is over.
-
-// startArgv runs argv (a sysflux command, possibly behind a wrapper such as ip netns exec) with
-// JSON logs, as start does; the process is killed when the test ends.
-func startArgv(t *testing.T, name string, argv ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(argv[0], append(argv[1:], "--log-format", "json")...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
-	// Should the test binary die without its cleanups (a timeout), the process dies too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &proc{cmd: cmd, addr: make(chan string, 1), done: make(chan struct{}), logs: new(strings.Builder)}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.logs.WriteString(line + "\n")
-			p.mu.Unlock()
-			var entry struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal([]byte(line), &entry) == nil && strings.HasSuffix(entry.Msg, " serving") {
-				select {
-				case p.addr <- entry.Addr:
-				default:
-				}
-			}
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("%s logs:\n%s", name, p.log())
-		}
-	})
-	return p
-}
 
 // term sends SIGTERM and waits for the process to end, at most timeout; it returns the exit
 // code, or fails the test if the process did not stop in time.

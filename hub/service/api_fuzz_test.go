@@ -92,6 +92,17 @@ var filterSeeds = []struct {
 	{`glob(proc.exe, "/usr/*/python*") || proc.cmdline.matches("^curl .*-o")`, true},
 }
 
+// checkRequestError checks the error validating req gives: a filter's, as checkFilterError
+// does, or another that says something.
+func checkRequestError(t *testing.T, req any, filter string, err error) {
+	t.Helper()
+	if _, ok := errors.AsType[*filterError](err); ok {
+		checkFilterError(t, filter, err)
+	} else if err.Error() == "" {
+		t.Fatalf("request %v: an empty error", req)
+	}
+}
+
 // checkFilterError checks that a filter's error says what and where: a *filterError whose
 // problems each have a message, and a position within the filter or none.
 func checkFilterError(t *testing.T, text string, err error) {
@@ -323,11 +334,7 @@ func FuzzQueryRequest(f *testing.F) {
 			}
 			sel, size, err := in.s.newQuery(req)
 			if err != nil {
-				if _, ok := errors.AsType[*filterError](err); ok {
-					checkFilterError(t, req.GetFilter(), err)
-				} else if err.Error() == "" {
-					t.Fatalf("request %v: an empty error", req)
-				}
+				checkRequestError(t, req, req.GetFilter(), err)
 				continue
 			}
 			if size < 1 || size > maxPageSize {
@@ -361,11 +368,7 @@ func FuzzExportRequest(f *testing.F) {
 			}
 			sel, maxDur, err := in.s.newExport(req)
 			if err != nil {
-				if _, ok := errors.AsType[*filterError](err); ok {
-					checkFilterError(t, req.GetFilter(), err)
-				} else if err.Error() == "" {
-					t.Fatalf("request %v: an empty error", req)
-				}
+				checkRequestError(t, req, req.GetFilter(), err)
 				continue
 			}
 			if maxDur < 0 || req.GetMaxFileBytes() < 0 {
