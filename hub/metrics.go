@@ -41,7 +41,7 @@ var (
 
 	descSubscribers  = hubDesc("subscribers", "Subscriptions being served.")
 	descSubRefused   = hubDesc("subscriptions_refused_total", "Subscriptions refused because the hub served as many as it may (--max-subscribers).")
-	descSubSent      = hubDesc("subscriber_records_sent_total", "Records sent to subscribers.")
+	descSubSent      = hubDesc("subscriber_records_sent_total", "Records sent to subscribers, by record type.", "type")
 	descSubLost      = hubDesc("subscriber_records_lost_total", "Records subscribers lost, each told in its stream: they fell further behind than the ring holds, or a record was too large to send.")
 	descSubAlerts    = hubDesc("subscriber_alerts_sent_total", "Alerts sent to subscribers.")
 	descSubAlertLost = hubDesc("subscriber_alerts_lost_total", "Alerts subscribers lost, each told in its stream.")
@@ -119,7 +119,11 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 	ss := h.service.Stats()
 	gauge(descSubscribers, float64(ss.Subscribers))
 	counter(descSubRefused, float64(ss.SubscriptionsRefused))
-	counter(descSubSent, float64(ss.RecordsSent))
+	for t, n := range ss.RecordsSentByType {
+		if t != int(sysflowv1.RecordType_RECORD_TYPE_UNSPECIFIED) {
+			counter(descSubSent, float64(n), sfavro.TypeName(sysflowv1.RecordType(t)))
+		}
+	}
 	counter(descSubLost, float64(ss.RecordsLost))
 	counter(descSubAlerts, float64(ss.AlertsSent))
 	counter(descSubAlertLost, float64(ss.AlertsLost))

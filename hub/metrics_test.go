@@ -132,8 +132,10 @@ func TestMetrics(t *testing.T) {
 	if got, _ := metric(t, reg, "sysflux_hub_subscribers"); got != 1 {
 		t.Errorf("subscribers = %v, want 1", got)
 	}
-	if got, _ := metric(t, reg, "sysflux_hub_subscriber_records_sent_total"); int(got) < len(recs) {
-		t.Errorf("subscriber_records_sent_total = %v, want at least %d", got, len(recs))
+	for typ, want := range byType {
+		if got, _ := metric(t, reg, "sysflux_hub_subscriber_records_sent_total", "type", sfavro.TypeName(typ)); int(got) != want {
+			t.Errorf("subscriber_records_sent_total{type=%q} = %v, want %d", sfavro.TypeName(typ), got, want)
+		}
 	}
 	costly := "proc.name in (" + strings.Repeat("a,", 30000) + "b) and fd.name contains x"
 	if _, err := client.Query(ctx, connect.NewRequest(&hubv1.QueryRequest{Filter: costly})); connect.CodeOf(err) != connect.CodeInvalidArgument {

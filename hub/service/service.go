@@ -347,7 +347,7 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[hubv1.Subs
 				if f.records != nil && !f.records.match(e) {
 					continue
 				}
-				if err := sub.add(e.Raw); err != nil {
+				if err := sub.add(e.Type, e.Raw); err != nil {
 					return err
 				}
 			}
@@ -391,8 +391,9 @@ type subscription struct {
 	log    *slog.Logger
 
 	recs     [][]byte // the records of the next message
-	size     int      // their size in the message
-	tooLarge int64    // records skipped since the last sent, for being too large to send
+	types    []sysflowv1.RecordType
+	size     int   // their size in the message
+	tooLarge int64 // records skipped since the last sent, for being too large to send
 	out      encodedSubscribeResponse
 	messages int64 // batches sent
 	sent     int64 // records sent
@@ -411,7 +412,7 @@ const lossLogEvery = 10 * time.Second
 // add adds a record to the next message, sending the message first if the record would make
 // it too large. A record too large for any message is skipped, and the subscriber told so
 // where it would have been.
-func (b *subscription) add(rec []byte) error {
+func (b *subscription) add(t sysflowv1.RecordType, rec []byte) error {
 	if len(rec) > b.s.cfg.maxRecordBytes() {
 		b.tooLarge++
 		return b.sendRecords()
@@ -425,7 +426,7 @@ func (b *subscription) add(rec []byte) error {
 			return err
 		}
 	}
-	b.recs = append(b.recs, rec)
+	b.recs, b.types = append(b.recs, rec), append(b.types, t)
 	b.size += size
 	return nil
 }
@@ -451,8 +452,11 @@ func (b *subscription) sendRecords() error {
 	b.sent += n
 	b.messages++
 	b.s.counts.recordsSent.Add(n)
+	for _, t := range b.types {
+		b.s.counts.sentByType[t].Add(1)
+	}
 	clear(b.recs) // let the ring's records go
-	b.recs, b.size = b.recs[:0], 0
+	b.recs, b.types, b.size = b.recs[:0], b.types[:0], 0
 	return nil
 }
 
