@@ -94,7 +94,8 @@ func New(cfg Config) (*Hub, error) {
 	fcfg.EdgePolicy = edge.current
 	var p *policy
 	if cfg.Rules != nil {
-		p = &policy{rules: cfg.Rules, broker: alert.NewBroker(0), agents: map[string]*agentPolicy{}, log: log.With("component", "policy")}
+		p = &policy{rules: cfg.Rules, broker: alert.NewBroker(0), agents: map[string]*agentPolicy{},
+			batchSeconds: newBatchHistogram(), log: log.With("component", "policy")}
 		if cfg.Falcosidekick != "" {
 			p.sender = alert.NewSender(alert.SenderConfig{URL: cfg.Falcosidekick, Logger: log.With("component", "falcosidekick")})
 		}

@@ -70,7 +70,7 @@ func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	if c.h.policy != nil {
-		c.h.policy.batchHistogram().Describe(ch)
+		c.h.policy.batchSeconds.Describe(ch)
 	}
 }
 
@@ -138,7 +138,7 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRuleDropped, float64(p.dropped.Load()))
 		counter(descTagged, float64(p.tagged.Load()))
 		counter(descDecodeErrs, float64(p.decodeErrors.Load()))
-		ch <- p.batchHistogram()
+		ch <- p.batchSeconds
 		if p.sender != nil {
 			sent, dropped, failures := p.sender.Stats()
 			counter(descSent, float64(sent))

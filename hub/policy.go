@@ -35,21 +35,17 @@ type policy struct {
 	evaluated, alerts, dropped, tagged, decodeErrors atomic.Int64
 	// evalNanos is the time spent inspecting batches.
 	evalNanos atomic.Int64
-	// batchSeconds is the time of each batch, made on first use.
-	batchOnce    sync.Once
+	// batchSeconds is the time of each batch.
 	batchSeconds prometheus.Histogram
 }
 
-// batchHistogram returns the histogram of the time the policy takes per batch of records.
-func (p *policy) batchHistogram() prometheus.Histogram {
-	p.batchOnce.Do(func() {
-		p.batchSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "sysflux", Subsystem: "hub", Name: "rule_evaluation_batch_seconds",
-			Help:    "Time taken to evaluate the rules on one batch of records from an agent (up to 512 records by default).",
-			Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10), // 10 µs to 2.6 s
-		})
+// newBatchHistogram returns the histogram of the time the policy takes per batch of records.
+func newBatchHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "sysflux", Subsystem: "hub", Name: "rule_evaluation_batch_seconds",
+		Help:    "Time taken to evaluate the rules on one batch of records from an agent (up to 512 records by default).",
+		Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10), // 10 µs to 2.6 s
 	})
-	return p.batchSeconds
 }
 
 // agentPolicy is the state of one agent's stream: its entities and an evaluator. A stream
@@ -77,7 +73,7 @@ func (p *policy) inspect(hello *agentv1.Hello, entries []ring.Entry) {
 	defer func() {
 		d := time.Since(start)
 		p.evalNanos.Add(int64(d))
-		p.batchHistogram().Observe(d.Seconds())
+		p.batchSeconds.Observe(d.Seconds())
 	}()
 	set := p.rules.Set()
 	a := p.agent(hello.GetAgentId())
