@@ -272,9 +272,7 @@ func (f *Fanin) stream(ctx context.Context, c *agentConn, log *slog.Logger) (got
 			if f.cfg.Inspect != nil {
 				f.cfg.Inspect(hello, entries)
 			}
-			for i := range entries {
-				f.received[entries[i].Type].Add(1)
-			}
+			f.countReceived(entries)
 			res := f.cfg.Ring.Append(hello.GetAgentId(), entries)
 			if f.cfg.Store != nil {
 				// Acknowledge what the store holds; subscribers have seen what the ring took.
@@ -462,6 +460,20 @@ func (c *agentConn) addCounts(r ring.AppendResult) {
 	c.received += int64(r.Appended)
 	c.duplicates += int64(r.Duplicates)
 	c.last = r.Last
+}
+
+// countReceived counts a batch's records by type: once per type present, not per record,
+// since every agent's stream counts into the same counters.
+func (f *Fanin) countReceived(entries []ring.Entry) {
+	var n [len(f.received)]int64
+	for i := range entries {
+		n[entries[i].Type]++
+	}
+	for t, c := range n {
+		if c > 0 {
+			f.received[t].Add(c)
+		}
+	}
 }
 
 // Counters are the fan-in's counts since it started.
