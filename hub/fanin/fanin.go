@@ -73,7 +73,7 @@ type Fanin struct {
 	log   *slog.Logger
 	conns []*agentConn
 	// received counts the records taken in (duplicates included), by type.
-	received [sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT + 1]atomic.Int64
+	received ring.TypeCounts
 	// storeNanos and storeBatches are the time spent making batches durable, and their number.
 	storeNanos, storeBatches atomic.Int64
 }
@@ -462,24 +462,19 @@ func (c *agentConn) addCounts(r ring.AppendResult) {
 	c.last = r.Last
 }
 
-// countReceived counts a batch's records by type: once per type present, not per record,
-// since every agent's stream counts into the same counters.
+// countReceived counts a batch's records by type.
 func (f *Fanin) countReceived(entries []ring.Entry) {
-	var n [len(f.received)]int64
+	var n ring.ByType
 	for i := range entries {
 		n[entries[i].Type]++
 	}
-	for t, c := range n {
-		if c > 0 {
-			f.received[t].Add(c)
-		}
-	}
+	f.received.Add(&n)
 }
 
 // Counters are the fan-in's counts since it started.
 type Counters struct {
 	// Received counts the records taken in from agents, duplicates included, by type.
-	Received [sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT + 1]int64
+	Received ring.ByType
 	// StoreBatches is the number of batches made durable before they were acknowledged, and
 	// StoreTime the time that took.
 	StoreBatches int64
@@ -488,10 +483,7 @@ type Counters struct {
 
 // Counters returns the fan-in's counts.
 func (f *Fanin) Counters() Counters {
-	var c Counters
-	for t := range f.received {
-		c.Received[t] = f.received[t].Load()
-	}
+	c := Counters{Received: f.received.Load()}
 	c.StoreBatches, c.StoreTime = f.storeBatches.Load(), time.Duration(f.storeNanos.Load())
 	return c
 }

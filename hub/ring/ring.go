@@ -2,6 +2,7 @@ package ring
 
 import (
 	"sync"
+	"sync/atomic"
 
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 )
@@ -174,4 +175,31 @@ func (r *Ring) Stats() (records, bytes int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.end - r.start, r.bytes
+}
+
+// ByType holds a count for each record type, indexed by sysflowv1.RecordType.
+type ByType [sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT + 1]int64
+
+// TypeCounts counts records by type. It is safe for concurrent use.
+type TypeCounts struct {
+	n [len(ByType{})]atomic.Int64
+}
+
+// Add adds counts, with one atomic add per type counted: the goroutines of every agent or
+// subscriber add to the same counters, a batch at a time.
+func (c *TypeCounts) Add(counts *ByType) {
+	for t, n := range counts {
+		if n > 0 {
+			c.n[t].Add(n)
+		}
+	}
+}
+
+// Load returns the counts.
+func (c *TypeCounts) Load() ByType {
+	var out ByType
+	for t := range c.n {
+		out[t] = c.n[t].Load()
+	}
+	return out
 }

@@ -5,7 +5,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	"github.com/sysflux/sysflux/hub/ring"
 )
 
 // The defaults of Config's limits.
@@ -74,7 +74,7 @@ type Stats struct {
 	// RecordsSent counts the records sent to subscribers, and RecordsSentByType the same by
 	// record type.
 	RecordsSent       int64
-	RecordsSentByType [sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT + 1]int64
+	RecordsSentByType ring.ByType
 	// RecordsLost counts the records subscribers lost, each told in its stream
 	// (SubscribeResponse.lost): records a subscription fell further behind than the hub's ring
 	// holds, and records too large to send.
@@ -95,7 +95,7 @@ type Stats struct {
 type counters struct {
 	subscribers, subscriptionsRefused atomic.Int64
 	recordsSent, recordsLost          atomic.Int64
-	sentByType                        [sysflowv1.RecordType_RECORD_TYPE_K8S_EVENT + 1]atomic.Int64
+	sentByType                        ring.TypeCounts
 	alertsSent, alertsLost            atomic.Int64
 	filtersRefused, filtersOverCost   atomic.Int64
 	evaluationsStopped                atomic.Int64
@@ -104,12 +104,8 @@ type counters struct {
 // Stats returns the service's counts. It is safe for concurrent use.
 func (s *Service) Stats() Stats {
 	c := &s.counts
-	var byType [len(c.sentByType)]int64
-	for t := range c.sentByType {
-		byType[t] = c.sentByType[t].Load()
-	}
 	return Stats{
-		RecordsSentByType:        byType,
+		RecordsSentByType:        c.sentByType.Load(),
 		Subscribers:              c.subscribers.Load(),
 		SubscriptionsRefused:     c.subscriptionsRefused.Load(),
 		RecordsSent:              c.recordsSent.Load(),

@@ -452,9 +452,11 @@ func (b *subscription) sendRecords() error {
 	b.sent += n
 	b.messages++
 	b.s.counts.recordsSent.Add(n)
+	var byType ring.ByType
 	for _, t := range b.types {
-		b.s.counts.sentByType[t].Add(1)
+		byType[t]++
 	}
+	b.s.counts.sentByType.Add(&byType)
 	clear(b.recs) // let the ring's records go
 	b.recs, b.types, b.size = b.recs[:0], b.types[:0], 0
 	return nil
