@@ -5,6 +5,7 @@ import (
 
 	"github.com/sysflux/sysflux/agent/sfavro"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	"github.com/sysflux/sysflux/hub/ring"
 )
 
 // Metrics returns the hub's metrics, read from its counters at each scrape, for a Prometheus
@@ -84,11 +85,14 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	fc := h.fanin.Counters()
-	for t, n := range fc.Received {
-		if t != int(sysflowv1.RecordType_RECORD_TYPE_UNSPECIFIED) {
-			counter(descReceived, float64(n), sfavro.TypeName(sysflowv1.RecordType(t)))
+	byType := func(d *prometheus.Desc, counts ring.ByType) {
+		for t, n := range counts {
+			if t != int(sysflowv1.RecordType_RECORD_TYPE_UNSPECIFIED) {
+				counter(d, float64(n), sfavro.TypeName(sysflowv1.RecordType(t)))
+			}
 		}
 	}
+	byType(descReceived, fc.Received)
 	stats := h.fanin.AgentStats()
 	for _, s := range h.fanin.Status() {
 		up := 0.0
@@ -119,11 +123,7 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 	ss := h.service.Stats()
 	gauge(descSubscribers, float64(ss.Subscribers))
 	counter(descSubRefused, float64(ss.SubscriptionsRefused))
-	for t, n := range ss.RecordsSentByType {
-		if t != int(sysflowv1.RecordType_RECORD_TYPE_UNSPECIFIED) {
-			counter(descSubSent, float64(n), sfavro.TypeName(sysflowv1.RecordType(t)))
-		}
-	}
+	byType(descSubSent, ss.RecordsSentByType)
 	counter(descSubLost, float64(ss.RecordsLost))
 	counter(descSubAlerts, float64(ss.AlertsSent))
 	counter(descSubAlertLost, float64(ss.AlertsLost))
