@@ -95,7 +95,11 @@ func dialHub(addr string, sec *clientFlags, log *slog.Logger) (hubv1.HubServiceC
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := append(cc.dialOptions(), grpc.WithUserAgent("sysflux-cli"),
+	opts, err := cc.dialOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	opts = append(opts, grpc.WithUserAgent("sysflux-cli"),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxStoreMessageBytes)))
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {

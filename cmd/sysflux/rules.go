@@ -105,7 +105,11 @@ func (f *policyFlags) call(ctx context.Context, fn func(context.Context, policyv
 	if err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(f.addr, append(cc.dialOptions(), grpc.WithUserAgent("sysflux-cli"))...)
+	opts, err := cc.dialOptions()
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(f.addr, append(opts, grpc.WithUserAgent("sysflux-cli"))...)
 	if err != nil {
 		return usageError("--hub: %w", err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -13,8 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/sysflux/sysflux/clients/go/sysflux"
@@ -160,18 +157,9 @@ func (f *clientFlags) resolve(addr string, log *slog.Logger) (*clientConn, error
 	return c, nil
 }
 
-// dialOptions returns the grpc-go dial options of the connection.
-func (c *clientConn) dialOptions() []grpc.DialOption {
-	var opts []grpc.DialOption
-	if c.tls != nil {
-		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(c.tls)))
-	} else {
-		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	}
-	if c.token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(bearerToken{token: c.token, tls: c.tls != nil}))
-	}
-	return opts
+// dialOptions returns the grpc-go dial options of the connection, as the Go client makes them.
+func (c *clientConn) dialOptions() ([]grpc.DialOption, error) {
+	return sysflux.DialOptions(c.clientOptions()...)
 }
 
 // clientOptions returns the Go client's options for the connection.
@@ -187,20 +175,6 @@ func (c *clientConn) clientOptions() []sysflux.Option {
 	}
 	return opts
 }
-
-// bearerToken sends a bearer token with every call.
-type bearerToken struct {
-	token string
-	tls   bool
-}
-
-func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + b.token}, nil
-}
-
-// RequireTransportSecurity keeps gRPC from sending the token in cleartext over a connection
-// meant to be TLS.
-func (b bearerToken) RequireTransportSecurity() bool { return b.tls }
 
 // authError returns the command's error for a call the hub refused for its token, nil when
 // err is not such a refusal.

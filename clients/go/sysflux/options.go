@@ -109,6 +109,16 @@ func newOptions(opts ...Option) (*options, error) {
 	return o, nil
 }
 
+// DialOptions returns the grpc-go dial options that opts stand for (transport security and
+// token), for a connection of one's own to a hub: for the services Client does not wrap.
+func DialOptions(opts ...Option) ([]grpc.DialOption, error) {
+	o, err := newOptions(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return o.dialOptions(), nil
+}
+
 // dialOptions returns the grpc-go dial options that o stands for.
 func (o *options) dialOptions() []grpc.DialOption {
 	secure := o.tlsSet
