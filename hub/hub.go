@@ -53,6 +53,10 @@ type Config struct {
 	// its RootCAs and carry the host name dialled, and its Certificates are the hub's client
 	// certificate. nil dials in cleartext.
 	AgentTLS *tls.Config
+	// CORSOrigins are the web origins ("https://console.example.com", or "*" for any) whose
+	// pages may call the public API from a browser, by the Connect or gRPC-Web protocol;
+	// none allows no cross-origin call.
+	CORSOrigins []string
 	// API bounds what clients of the public API may ask: its Ring, Agents, Policy, Store,
 	// Alerts and Logger are the hub's own and are ignored here; zero limits are the service's
 	// defaults.
@@ -64,6 +68,7 @@ type Config struct {
 // Hub reads from agents and serves what it read.
 type Hub struct {
 	tls     *tls.Config
+	origins []string          // CORS origins
 	auth    *auth.Interceptor // nil admits every caller
 	ring    *ring.Ring
 	fanin   *fanin.Fanin
@@ -115,7 +120,7 @@ func New(cfg Config) (*Hub, error) {
 		scfg.Alerts = p.broker
 	}
 	svc := service.New(scfg)
-	h := &Hub{tls: cfg.TLS, ring: r, fanin: f, service: svc, policy: p, store: cfg.Store, log: log}
+	h := &Hub{tls: cfg.TLS, origins: cfg.CORSOrigins, ring: r, fanin: f, service: svc, policy: p, store: cfg.Store, log: log}
 	if cfg.Tokens != nil {
 		h.auth = auth.NewInterceptor(cfg.Tokens, log.With("component", "auth"))
 	}
@@ -178,7 +183,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		protocols.SetUnencryptedHTTP2(true)
 	}
 	srv := &http.Server{
-		Handler:           h.service.Handler(opts...),
+		Handler:           withCORS(h.service.Handler(opts...), h.origins),
 		Protocols:         protocols,
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),

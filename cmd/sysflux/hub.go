@@ -48,6 +48,8 @@ type hubFlags struct {
 	apiTLS   serverTLSFlags
 	tokens   string
 	insecure bool
+	// corsOrigins are the web origins whose pages may call the API from a browser.
+	corsOrigins []string
 }
 
 func (f *hubFlags) register(cmd *cobra.Command) {
@@ -65,6 +67,7 @@ func (f *hubFlags) register(cmd *cobra.Command) {
 	f.apiTLS.register(cmd, "API clients")
 	cmd.Flags().StringVar(&f.tokens, "tokens", "", "admit only API callers with a bearer token of this YAML file, each with its scopes (read, admin) and rate")
 	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plaintext or unauthenticated connections on addresses that are not loopback (a warning names each)")
+	cmd.Flags().StringArrayVar(&f.corsOrigins, "cors-origin", nil, `let web pages of this origin (e.g. https://console.example.com, or "*") call the API from a browser by Connect or gRPC-Web (repeatable)`)
 }
 
 // apiSecurity checks the API's TLS and token flags for the --listen address, and returns its
@@ -187,6 +190,11 @@ func (f *hubFlags) newHub(agents []string, agentTLS *tls.Config, log *slog.Logge
 	if f.ringRecords <= 0 || f.ringBytes <= 0 {
 		return nil, nil, usageError("--ring-records and --ring-bytes must be positive")
 	}
+	for _, o := range f.corsOrigins {
+		if err := hub.CheckCORSOrigin(o); err != nil {
+			return nil, nil, usageError("--cors-origin: %w", err)
+		}
+	}
 	apiTLS, tokens, err := f.apiSecurity(log)
 	if err != nil {
 		return nil, nil, err
@@ -225,6 +233,7 @@ func (f *hubFlags) newHub(agents []string, agentTLS *tls.Config, log *slog.Logge
 		TLS:           apiTLS,
 		Tokens:        tokens,
 		AgentTLS:      agentTLS,
+		CORSOrigins:   f.corsOrigins,
 		API:           service.Config{MaxSubscribers: f.maxSubscribers, MaxFilterCost: f.maxFilterCost},
 		Logger:        log,
 	})
