@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
+	policyv1 "github.com/sysflux/sysflux/gen/sysflux/policy/v1"
 )
 
 // Client is a connection to one hub. It is safe for concurrent use.
@@ -18,10 +19,13 @@ type Client struct {
 	addr       string
 	conn       *grpc.ClientConn
 	hub        hubv1.HubServiceClient
+	policy     policyv1.PolicyServiceClient
 	log        *slog.Logger
 	backoffMin time.Duration
 	backoffMax time.Duration
-	closed     atomic.Bool
+	// connectTimeout bounds how long a subscription tries to open its first stream; 0 for ever.
+	connectTimeout time.Duration
+	closed         atomic.Bool
 }
 
 // Dial returns a client of the hub at addr ("host:port", or any grpc-go target). Dial does not
@@ -44,12 +48,14 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	}
 	conn.Connect()
 	return &Client{
-		addr:       addr,
-		conn:       conn,
-		hub:        hubv1.NewHubServiceClient(conn),
-		log:        o.logger.With("hub", addr),
-		backoffMin: o.backoffMin,
-		backoffMax: o.backoffMax,
+		addr:           addr,
+		conn:           conn,
+		hub:            hubv1.NewHubServiceClient(conn),
+		policy:         policyv1.NewPolicyServiceClient(conn),
+		log:            o.logger.With("hub", addr),
+		backoffMin:     o.backoffMin,
+		backoffMax:     o.backoffMax,
+		connectTimeout: o.connectTimeout,
 	}, nil
 }
 
@@ -69,7 +75,7 @@ func (c *Client) Close() error {
 func (c *Client) ListAgents(ctx context.Context) ([]*hubv1.AgentStatus, error) {
 	resp, err := c.hub.ListAgents(ctx, &hubv1.ListAgentsRequest{})
 	if err != nil {
-		return nil, fmt.Errorf("list agents of %s: %w", c.addr, err)
+		return nil, c.wrap("list agents of", err)
 	}
 	return resp.GetAgents(), nil
 }

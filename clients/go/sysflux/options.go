@@ -17,21 +17,24 @@ import (
 const (
 	DefaultBackoffMin = 200 * time.Millisecond
 	DefaultBackoffMax = 10 * time.Second
+	// DefaultConnectTimeout is how long a Subscription tries to open its first stream.
+	DefaultConnectTimeout = 30 * time.Second
 )
 
 // An Option configures a Client at Dial.
 type Option func(*options)
 
 type options struct {
-	tls         *tls.Config
-	tlsSet      bool
-	insecureSet bool
-	token       string
-	tokenSet    bool
-	dialOpts    []grpc.DialOption
-	backoffMin  time.Duration
-	backoffMax  time.Duration
-	logger      *slog.Logger
+	tls            *tls.Config
+	tlsSet         bool
+	insecureSet    bool
+	token          string
+	tokenSet       bool
+	dialOpts       []grpc.DialOption
+	backoffMin     time.Duration
+	backoffMax     time.Duration
+	connectTimeout time.Duration
+	logger         *slog.Logger
 }
 
 // WithTLS makes the client connect over TLS with cfg. A nil cfg uses the system's roots and
@@ -73,6 +76,14 @@ func WithBackoff(minDelay, maxDelay time.Duration) Option {
 	}
 }
 
+// WithConnectTimeout sets how long a Subscription keeps trying to open its first stream before
+// it ends with the last error, such as an unreachable hub; zero tries until its context ends.
+// Once a stream was opened, a subscription reconnects until its context ends. The default is
+// DefaultConnectTimeout.
+func WithConnectTimeout(d time.Duration) Option {
+	return func(o *options) { o.connectTimeout = d }
+}
+
 // WithLogger makes the client log reconnections and lost records to logger. A nil logger, the
 // default, discards them.
 func WithLogger(logger *slog.Logger) Option {
@@ -81,7 +92,7 @@ func WithLogger(logger *slog.Logger) Option {
 
 // newOptions applies opts over the defaults and checks the result.
 func newOptions(opts ...Option) (*options, error) {
-	o := &options{backoffMin: DefaultBackoffMin, backoffMax: DefaultBackoffMax}
+	o := &options{backoffMin: DefaultBackoffMin, backoffMax: DefaultBackoffMax, connectTimeout: DefaultConnectTimeout}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(o)
@@ -93,6 +104,9 @@ func newOptions(opts ...Option) (*options, error) {
 	}
 	if o.tokenSet && o.token == "" {
 		errs = append(errs, errors.New("WithToken: empty token"))
+	}
+	if o.connectTimeout < 0 {
+		errs = append(errs, fmt.Errorf("WithConnectTimeout: %v is negative", o.connectTimeout))
 	}
 	if o.backoffMin <= 0 {
 		errs = append(errs, fmt.Errorf("WithBackoff: minimum delay %v is not positive", o.backoffMin))

@@ -49,7 +49,9 @@ type Subscription struct {
 	cancel context.CancelFunc
 	idle   time.Duration
 	pos    *positions
-	bo     *backoff.ExponentialBackOff
+	// started is when Subscribe was called, for the client's connect timeout.
+	started time.Time
+	bo      *backoff.ExponentialBackOff
 
 	stream       grpc.ClientStream // nil between streams
 	streamCtx    context.Context
@@ -70,6 +72,7 @@ type Subscription struct {
 	lost       atomic.Int64
 	duplicates atomic.Int64
 	reconnects atomic.Int64
+	heartbeats atomic.Int64
 }
 
 // Subscribe returns a subscription to the records that match req. It does not block: the
@@ -80,7 +83,8 @@ type Subscription struct {
 // Internal, Unknown, ResourceExhausted, Aborted, Canceled or DeadlineExceeded not caused by ctx,
 // the hub ending the stream, or no message for three heartbeat intervals) it waits with
 // exponential backoff and subscribes again with the same request, resume_after set to those
-// positions. Any other error, or the end of ctx, ends the subscription.
+// positions. Any other error, or the end of ctx, ends the subscription, as does failing to open
+// a first stream within the client's connect timeout (see WithConnectTimeout).
 //
 // Subscribe does not modify req. The subscription ends when ctx ends or Close is called.
 func (c *Client) Subscribe(ctx context.Context, req *hubv1.SubscribeRequest) *Subscription {
@@ -99,12 +103,13 @@ func (c *Client) Subscribe(ctx context.Context, req *hubv1.SubscribeRequest) *Su
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	return &Subscription{
-		c:      c,
-		req:    req,
-		ctx:    ctx,
-		cancel: cancel,
-		idle:   idleHeartbeats * hb,
-		pos:    pos,
+		c:       c,
+		req:     req,
+		ctx:     ctx,
+		cancel:  cancel,
+		idle:    idleHeartbeats * hb,
+		pos:     pos,
+		started: time.Now(),
 		bo: &backoff.ExponentialBackOff{
 			InitialInterval:     c.backoffMin,
 			RandomizationFactor: 0.5,
@@ -205,6 +210,11 @@ func (s *Subscription) Lost() int64 { return s.lost.Load() }
 // the position already delivered for their agent.
 func (s *Subscription) Duplicates() int64 { return s.duplicates.Load() }
 
+// Heartbeats returns the number of heartbeats received: the hub sends one whenever it sent
+// nothing else for the request's heartbeat interval. A heartbeat received after a record shows
+// that the hub had no other record for the subscription at that moment.
+func (s *Subscription) Heartbeats() int64 { return s.heartbeats.Load() }
+
 // Reconnects returns the number of times the subscription opened a new stream after a failed
 // one.
 func (s *Subscription) Reconnects() int { return int(s.reconnects.Load()) }
@@ -303,7 +313,8 @@ func (s *Subscription) handle(resp *hubv1.SubscribeResponse) {
 	case *hubv1.SubscribeResponse_Batch:
 		s.batch = item.Batch.GetRecords()
 	case *hubv1.SubscribeResponse_Heartbeat:
-		// Only resets the watchdog, which recv did.
+		// recv reset the watchdog.
+		s.heartbeats.Add(1)
 	case *hubv1.SubscribeResponse_Alert:
 		s.alerts = append(s.alerts, item.Alert)
 	case *hubv1.SubscribeResponse_Lost:
@@ -331,10 +342,13 @@ func (s *Subscription) retry(err error) bool {
 		return s.finish(nil)
 	}
 	if s.c.closed.Load() {
-		return s.finish(fmt.Errorf("subscribe to %s: client closed: %w", s.c.addr, err))
+		return s.finish(fmt.Errorf("client closed: %w", s.c.wrap("subscribe to", err)))
 	}
 	if !retryable(err) {
-		return s.finish(fmt.Errorf("subscribe to %s: %w", s.c.addr, err))
+		return s.finish(s.c.wrap("subscribe to", err))
+	}
+	if !s.opened && s.c.connectTimeout > 0 && time.Since(s.started) >= s.c.connectTimeout {
+		return s.finish(fmt.Errorf("no stream opened in %v: %w", s.c.connectTimeout, s.c.wrap("subscribe to", err)))
 	}
 	s.failures++
 	s.lastErr = err
@@ -348,7 +362,7 @@ func (s *Subscription) finish(err error) bool {
 	s.closeStream()
 	if err == nil && !s.closed.Load() {
 		if ctxErr := s.ctx.Err(); ctxErr != nil && s.lastErr != nil {
-			err = fmt.Errorf("subscribe to %s: %w (last error: %v)", s.c.addr, ctxErr, s.lastErr)
+			err = fmt.Errorf("subscribe to %s: %w (last error: %v)", s.c.addr, ctxErr, s.c.wrap("subscribe to", s.lastErr))
 		} else if ctxErr != nil {
 			err = fmt.Errorf("subscribe to %s: %w", s.c.addr, ctxErr)
 		}
