@@ -125,7 +125,9 @@ func (i *Interceptor) check(ctx context.Context, procedure string, h http.Header
 		}
 		i.log.WarnContext(ctx, "call refused", attrs...)
 		err := connect.NewError(code, errors.New(msg))
-		if code == connect.CodeUnauthenticated {
+		// gRPC sends an error's metadata as HTTP trailers, where HTTP forbids this header (the
+		// server would log that it dropped it); Connect and gRPC-Web carry it.
+		if code == connect.CodeUnauthenticated && peer.Protocol != connect.ProtocolGRPC {
 			err.Meta().Set("WWW-Authenticate", `Bearer realm="sysflux"`)
 		}
 		return err
