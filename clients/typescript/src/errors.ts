@@ -112,13 +112,15 @@ export interface CallContext {
   filter?: string;
 }
 
-function position(e: RulesErrorDetail): string {
+// A problem as the hub words it: file:line:column: kind "name": message.
+function describe(e: RulesErrorDetail): string {
   let s = e.file;
   if (e.line > 0) {
     s += `:${e.line}`;
     if (e.column > 0) s += `:${e.column}`;
   }
-  return s;
+  if (e.kind !== "") s += `: ${e.kind}${e.name !== "" ? ` ${JSON.stringify(e.name)}` : ""}`;
+  return `${s}: ${e.message}`;
 }
 
 // Network failures seen below Connect: Node's system errors, and fetch's TypeError in browsers.
@@ -170,8 +172,8 @@ export function toSysfluxError(err: unknown, ctx: CallContext): SysfluxError {
       );
     }
     if (first !== undefined) {
-      const more = errors.length > 1 ? ` (and ${errors.length - 1} more: ${errors.slice(1).map((e) => `${position(e)}: ${e.message}`).join("; ")})` : "";
-      return new RulesError(`rules do not compile: ${position(first)}: ${first.message}${more}`, {
+      const more = errors.length > 1 ? ` (and ${errors.length - 1} more: ${errors.slice(1).map(describe).join("; ")})` : "";
+      return new RulesError(`rules do not compile: ${describe(first)}${more}`, {
         address,
         cause: ce,
         file: first.file,
