@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import unittest
 
-from google.protobuf import descriptor_pb2
+from tests import require_client
 
-import generate
+require_client()
+
+from google.protobuf import descriptor_pb2  # noqa: E402
+
+import generate  # noqa: E402
 from sysflow.v1 import records_pb2
 from sysflux.hub.v1 import hub_service_pb2, hub_service_pb2_grpc
 from sysflux.policy.v1 import policy_service_pb2, policy_service_pb2_grpc

@@ -7,9 +7,13 @@ import os
 import tempfile
 import unittest
 
-import grpc
+from tests import require_client
 
-import sysflux
+require_client()
+
+import grpc  # noqa: E402
+
+import sysflux  # noqa: E402
 from sysflux import _status, errors
 from sysflux.client import Client, _parse_address
 from sysflow.v1 import records_pb2
