@@ -4,10 +4,15 @@
 package clients_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +88,7 @@ func testGo(t *testing.T, l *lab) {
 					t.Errorf("record %d at %d comes after one at %d", r.GetSeq(), ts, last)
 				}
 				last = ts
-				if oid := procOID(r); oid != nil && !procs[[2]int64{oid.GetCreateTs(), oid.GetHpid()}] {
+				if oid := sysflux.ProcessOID(r); oid != nil && !procs[[2]int64{oid.GetCreateTs(), oid.GetHpid()}] {
 					t.Errorf("page %d: the process of record %d is not among the page's entities", pages, r.GetSeq())
 				}
 				seqs = append(seqs, r.GetSeq())
@@ -155,6 +160,42 @@ func testGo(t *testing.T, l *lab) {
 		}
 		if p := e.Rules[0]; p.GetFile() != "broken.yaml" || p.GetLine() != s.Rules.BadLine || p.GetMessage() == "" {
 			t.Errorf("problem %v, want broken.yaml line %d", p, s.Rules.BadLine)
+		}
+	})
+
+	t.Run("examples", func(t *testing.T) {
+		bin := t.TempDir()
+		if out, err := exec.Command("go", "build", "-o", bin+"/", "./go/examples/...").CombinedOutput(); err != nil {
+			t.Fatalf("build the examples: %v\n%s", err, out)
+		}
+		q := s.Query
+		out, err := exec.Command(filepath.Join(bin, "queryrows"), "-hub", s.Hub, "-token", s.Tokens.Read,
+			"-start", q.StartTime.Format(time.RFC3339Nano), "-end", q.EndTime.Format(time.RFC3339Nano),
+			"-type", strings.Join(q.RecordTypes, ","), "-node", strings.Join(q.NodeIDs, ",")).Output()
+		if err != nil {
+			t.Fatalf("queryrows: %v\n%s", err, out)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != len(q.ExpectedSeqs)+1 || rows[0][0] != "time" {
+			t.Errorf("queryrows wrote %d rows, want a header and %d", len(rows), len(q.ExpectedSeqs))
+		}
+		for _, r := range rows[1:] {
+			if r[4] == "" {
+				t.Errorf("queryrows: a row without its process: %v", r)
+				break
+			}
+		}
+		out, err = exec.Command(filepath.Join(bin, "tail"), "-hub", s.Hub, "-token", s.Tokens.Read, "-from-oldest",
+			"-filter", s.Subscribe.Filter, "-type", "process_event", "-count", strconv.Itoa(len(s.Subscribe.ExpectedSeqs))).Output()
+		if err != nil {
+			t.Fatalf("tail: %v\n%s", err, out)
+		}
+		if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != len(s.Subscribe.ExpectedSeqs) ||
+			!strings.Contains(lines[0], "process_event") || !strings.Contains(lines[0], "EXEC") {
+			t.Errorf("tail printed:\n%s", out)
 		}
 	})
 
@@ -362,23 +403,4 @@ func wantFilterError(t *testing.T, what string, err error, bad SpecBadFilter) {
 	if want := fmt.Sprintf("filter:%d:%d: %s", bad.Line, bad.Column, bad.Message); !strings.Contains(err.Error(), want) {
 		t.Errorf("%s with a bad filter: %q does not say %q", what, err, want)
 	}
-}
-
-// procOID returns the process an event or flow belongs to.
-func procOID(r *sysflowv1.Record) *sysflowv1.OID {
-	switch x := r.GetRec().(type) {
-	case *sysflowv1.Record_ProcessEvent:
-		return x.ProcessEvent.GetProcOid()
-	case *sysflowv1.Record_NetworkFlow:
-		return x.NetworkFlow.GetProcOid()
-	case *sysflowv1.Record_FileFlow:
-		return x.FileFlow.GetProcOid()
-	case *sysflowv1.Record_FileEvent:
-		return x.FileEvent.GetProcOid()
-	case *sysflowv1.Record_NetworkEvent:
-		return x.NetworkEvent.GetProcOid()
-	case *sysflowv1.Record_ProcessFlow:
-		return x.ProcessFlow.GetProcOid()
-	}
-	return nil
 }

@@ -214,12 +214,8 @@ func startLab(t *testing.T, slots int) *lab {
 		t.Fatal(err)
 	}
 
-	baseAgent := freeAddr(t)
-	slotAddrs := make([]string, slots)
-	for i := range slotAddrs {
-		slotAddrs[i] = freeAddr(t)
-	}
-	hubAddr, pageAddr, unreachable := freeAddr(t), freeAddr(t), freeAddr(t)
+	addrs := freeAddrs(t, slots+4)
+	baseAgent, hubAddr, pageAddr, unreachable, slotAddrs := addrs[0], addrs[1], addrs[2], addrs[3], addrs[4:]
 	spec.Hub, spec.HubURL, spec.Unreachable = hubAddr, "http://"+hubAddr, unreachable
 	spec.BrowserOrigin = "http://" + pageAddr
 	spec.Node, spec.AgentID, spec.Records = "base", "base", len(oracle.records)
@@ -476,15 +472,19 @@ func digest(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
+// freeAddrs returns n different loopback addresses with ports that were free a moment ago.
+func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	addrs := make([]string, n)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close() // only once all are taken, so that none comes twice
+		addrs[i] = ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs
 }
 
 // proc is a sysflux process started by a test.

@@ -178,3 +178,24 @@ func Time(rec *sysflowv1.Record) int64 {
 	}
 	return 0
 }
+
+// ProcessOID returns the id of the process an event or flow belongs to, nil for other records.
+// The process is the Process record of that id: among the entities of a Query page, or the
+// closest one before the record in a subscription.
+func ProcessOID(rec *sysflowv1.Record) *sysflowv1.OID {
+	switch r := rec.GetRec().(type) {
+	case *sysflowv1.Record_ProcessEvent:
+		return r.ProcessEvent.GetProcOid()
+	case *sysflowv1.Record_NetworkFlow:
+		return r.NetworkFlow.GetProcOid()
+	case *sysflowv1.Record_FileFlow:
+		return r.FileFlow.GetProcOid()
+	case *sysflowv1.Record_FileEvent:
+		return r.FileEvent.GetProcOid()
+	case *sysflowv1.Record_NetworkEvent:
+		return r.NetworkEvent.GetProcOid()
+	case *sysflowv1.Record_ProcessFlow:
+		return r.ProcessFlow.GetProcOid()
+	}
+	return nil
+}

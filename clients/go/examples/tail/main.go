@@ -26,12 +26,14 @@ import (
 
 func main() {
 	hub := flag.String("hub", "127.0.0.1:7700", "`address` of the hub's public API")
+	token := flag.String("token", os.Getenv("SYSFLUX_TOKEN"), "bearer `token` (default $SYSFLUX_TOKEN)")
+	filter := flag.String("filter", "", "Falco `condition` the records must meet, e.g. 'proc.name = curl'")
 	count := flag.Int("count", 0, "exit after `N` records; 0 prints until interrupted")
 	fromOldest := flag.Bool("from-oldest", false, "start with the oldest record the hub holds")
 	types := flag.String("type", "", "comma-separated record `types` to print, e.g. file_flow,process; default all")
 	flag.Parse()
 
-	req := &hubv1.SubscribeRequest{FromOldest: *fromOldest}
+	req := &hubv1.SubscribeRequest{FromOldest: *fromOldest, Filter: *filter}
 	for _, t := range strings.FieldsFunc(*types, func(r rune) bool { return r == ',' }) {
 		rt, err := sysflux.ParseRecordType(t)
 		if err != nil {
@@ -42,14 +44,18 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := tail(ctx, *hub, req, *count); err != nil {
+	opts := []sysflux.Option{sysflux.WithLogger(slog.Default())}
+	if *token != "" {
+		opts = append(opts, sysflux.WithToken(*token))
+	}
+	if err := tail(ctx, *hub, opts, req, *count); err != nil {
 		fmt.Fprintln(os.Stderr, "tail:", err)
 		os.Exit(1)
 	}
 }
 
-func tail(ctx context.Context, hub string, req *hubv1.SubscribeRequest, count int) error {
-	c, err := sysflux.Dial(ctx, hub, sysflux.WithLogger(slog.Default()))
+func tail(ctx context.Context, hub string, opts []sysflux.Option, req *hubv1.SubscribeRequest, count int) error {
+	c, err := sysflux.Dial(ctx, hub, opts...)
 	if err != nil {
 		return err
 	}
