@@ -12,8 +12,12 @@ Without SYSFLUX_CLIENT_SPEC they are skipped. Every wait is bounded (WAIT second
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import subprocess
+import sys
 import time
 import unittest
 import urllib.request
@@ -189,6 +193,21 @@ class LiveTest(unittest.TestCase):
             )
         ]
         self.assertEqual(flat, q["expected_seqs"])
+
+    def test_2b_query_rows_example(self) -> None:
+        """examples/query_rows.py prints one CSV row per record, its process resolved."""
+        q = self.spec["query"]
+        example = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "query_rows.py")
+        env = dict(os.environ, SYSFLUX_TOKEN=self.spec["tokens"]["read"])
+        out = subprocess.run(
+            [sys.executable, example, "--hub", self.spec["hub"], "--start", q["start_time"], "--end", q["end_time"],
+             "--types", ",".join(q["record_types"]), "--nodes", ",".join(q["node_ids"]), "--limit", "0"],
+            env=env, capture_output=True, text=True, timeout=WAIT, check=False,
+        )
+        self.assertEqual(out.returncode, 0, out.stderr)
+        rows = list(csv.DictReader(io.StringIO(out.stdout)))
+        self.assertEqual([int(r["seq"]) for r in rows], q["expected_seqs"])
+        self.assertTrue(all(r["proc_exe"] for r in rows), "a row lacks its process")
 
     # ---- 3. Alerts and rules ----------------------------------------------------------------
 

@@ -440,3 +440,49 @@ class RulesFileTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ExamplesTest(unittest.TestCase):
+    """The examples' formatting, offline."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        import sys
+
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+
+    def test_alert_lines(self) -> None:
+        import json
+
+        import alerts  # type: ignore[import-not-found]
+
+        a = sysflux.Alert(
+            rule="Shell spawned", priority="Warning", output="19:14:38.197660170: Warning Shell spawned (user=root)",
+            time_ns=1_647_544_478_197_660_170, output_fields={"user.name": "root"}, source="syscall",
+            tags=("process",), hostname="base", position=sysflux.Position("base", 1, 2),
+        )
+        self.assertEqual(alerts.format_alert(a), a.output)
+        j = json.loads(alerts.format_alert(a, as_json=True))
+        self.assertEqual(j["time"], "2022-03-17T19:14:38.197660170Z")
+        self.assertEqual((j["rule"], j["priority"], j["hostname"]), ("Shell spawned", "Warning", "base"))
+
+    def test_rows(self) -> None:
+        import query_rows  # type: ignore[import-not-found]
+
+        ents = [proc("n", 1, 10, 5, "/usr/sbin/iptables", container="c1")]
+        nf = records_pb2.Record(
+            node_id="n", agent_id="a", seq=9,
+            network_flow=records_pb2.NetworkFlow(
+                proc_oid=records_pb2.OID(create_ts=1, hpid=10), ts=7, op_flags=64 | 1024,
+                sip=0x0C0011AC, sport=5, dip=0x0100007F, dport=80, proto=6, num_w_send_bytes=3,
+            ),
+        )
+        page = sysflux.QueryPage(records=[nf], entities=ents, next_page_token="", scanned_records=1)
+        (r,) = query_rows.rows([page])
+        self.assertEqual(list(r), query_rows.COLUMNS)
+        self.assertEqual(r["proc_name"], "iptables")
+        self.assertEqual(r["container"], "c1")
+        self.assertEqual(r["op"], "connect|close")
+        self.assertEqual((r["sip"], r["dip"], r["dport"]), ("172.17.0.12", "127.0.0.1", 80))
+        self.assertEqual(r["write_bytes"], 3)
+        self.assertEqual(r["time"], "1970-01-01T00:00:00.000000007Z")
