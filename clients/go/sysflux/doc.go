@@ -1,4 +1,5 @@
-// Package sysflux is the Go client of a sysflux hub's public API (sysflux.hub.v1.HubService).
+// Package sysflux is the Go client of a sysflux hub's public API: sysflux.hub.v1.HubService
+// (Subscribe, Query, ListAgents) and sysflux.policy.v1.PolicyService (the rules in force).
 //
 // [Dial] opens a gRPC client connection to a hub; by default it speaks plain gRPC over HTTP/2
 // cleartext, the hub's h2c port serving gRPC, gRPC-Web and Connect alike. [Client.Subscribe]
@@ -35,7 +36,22 @@
 //		fmt.Println(r.GetAgentId(), r.GetSeq())
 //	}
 //
-// Errors from the hub keep their gRPC status ([google.golang.org/grpc/status.FromError] and
-// [google.golang.org/grpc/status.Code] see through the wrapping) and name the hub address that
-// failed, for example "subscribe to 127.0.0.1:7700: rpc error: code = Unavailable desc = ...".
+// [Client.Query] and [Client.QueryPages] page through stored records as iterators, and
+// [Client.PushRules] puts a Falco rules file in force:
+//
+//	for r, err := range c.Query(ctx, &hubv1.QueryRequest{Filter: "proc.name = curl", StartTime: since}) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(sysflux.Summary(r))
+//	}
+//	if _, err := c.PushRules(ctx, "my_rules.yaml"); err != nil {
+//		return err // a *sysflux.Error whose Rules give file, line and column
+//	}
+//
+// Errors from the hub are [*Error]s: they name the call and the hub, say in words what went wrong
+// ("the hub cannot be reached: connection refused", "the hub wants a valid bearer token"), carry
+// the line and column of a refused filter or rules file, and keep their gRPC status
+// ([google.golang.org/grpc/status.FromError] and [google.golang.org/grpc/status.Code] see
+// through them).
 package sysflux
