@@ -3,7 +3,7 @@
     import sysflux
 
     with sysflux.Client("127.0.0.1:7700", token="...") as hub:
-        with hub.subscribe("spawned_process and proc.name = sh", from_oldest=True) as sub:
+        with hub.subscribe("proc.name = sh", record_types=["process_event"], from_oldest=True) as sub:
             for item in sub:
                 print(item)
 
