@@ -183,7 +183,9 @@ class Subscription:
         except grpc.RpcError as e:
             if self._closed.is_set():
                 return
-            self._put(self._translate(e))
+            code = getattr(e, "code", lambda: None)()
+            # Only this side cancels a stream: close(), or the client's close().
+            self._put(_END if code == grpc.StatusCode.CANCELLED else self._translate(e))
         except Exception as e:  # a bug or a decoding error: hand it to the reader
             self._put(e)
 

@@ -424,6 +424,12 @@ class SubscriptionTest(unittest.TestCase):
         threading.Timer(0.2, sub.close).start()
         self.assertEqual(list(sub), [])  # ends when closed, without error
 
+    def test_client_closed(self) -> None:
+        # Closing the client cancels its streams: the subscription ends without error.
+        stream = self.Stream([], error=FakeRpcError(grpc.StatusCode.CANCELLED, "Channel closed!"))
+        with sysflux.Subscription(stream, self.translate) as sub:
+            self.assertEqual(list(sub), [])
+
     def test_end(self) -> None:
         with sysflux.Subscription(self.Stream([]), self.translate) as sub:
             self.assertEqual(list(sub), [])
