@@ -7,6 +7,7 @@
 import { create, fromJson } from "@bufbuild/protobuf";
 import { TimestampSchema, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import {
+  OperationFlag,
   RecordType,
   type Container,
   type File,
@@ -225,4 +226,13 @@ export class Entities {
     const id = this.container(r)?.podId;
     return id === undefined ? undefined : this.pods.get(`${r.nodeId}\u0000${id}`);
   }
+}
+
+/** The names of the OperationFlag bits set in op_flags, e.g. ["EXEC"] or ["OPEN", "READ_RECV", "CLOSE"]. */
+export function operationNames(opFlags: number): string[] {
+  const names: string[] = [];
+  for (let bit = 1; bit > 0 && bit <= opFlags; bit <<= 1) {
+    if ((opFlags & bit) !== 0) names.push(OperationFlag[bit] ?? `0x${bit.toString(16)}`);
+  }
+  return names;
 }

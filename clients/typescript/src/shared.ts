@@ -31,6 +31,7 @@ export {
   Entities,
   nanosToDate,
   nanosToRfc3339,
+  operationNames,
   parseRecordType,
   recordFileOid,
   recordProcessOid,
@@ -45,6 +46,7 @@ export {
   type TimeLike,
 } from "./records.js";
 export { Code, ConnectError } from "@connectrpc/connect";
+export { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 export * from "./gen/sysflow/v1/records_pb.js";
 export * from "./gen/sysflux/hub/v1/hub_service_pb.js";
 export {

@@ -6,7 +6,10 @@
 // gRPC-Web; alerts, rules and errors over gRPC too. Skipped without SYSFLUX_CLIENT_SPEC.
 
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { basename } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { after, describe, test } from "node:test";
 import {
   Code,
@@ -197,6 +200,22 @@ describe("live hub", { skip: spec === undefined ? HOW_TO_RUN : false, timeout: 6
       });
     });
   }
+
+  test("The query-table example loads the query's records into rows with their processes", { timeout: 120_000 }, async () => {
+    const q = spec.query;
+    const script = fileURLToPath(new URL("../examples/query-table.js", import.meta.url));
+    const args = [script, "--hub", spec.hub, "--start", q.start_time, "--end", q.end_time, "--types", q.record_types.join(",")];
+    for (const n of q.node_ids) args.push("--node", n);
+    args.push("--limit", String(q.expected_seqs.length + 1), "--json");
+    const { stdout } = await promisify(execFile)(process.execPath, args, {
+      env: { ...process.env, SYSFLUX_TOKEN: spec.tokens.read },
+      timeout: 100_000,
+      maxBuffer: 64 << 20,
+    });
+    const rows = JSON.parse(stdout) as { seq: number; pid?: number; exe: string }[];
+    assert.deepEqual(rows.map((r) => r.seq).sort((a, b) => a - b), [...q.expected_seqs].sort((a, b) => a - b));
+    assert.ok(rows.every((r) => r.pid !== undefined && r.exe !== ""), "every row has its process");
+  });
 
   test("3. Alerts follow the rules in force: base rules, a pushed file, then removed", { timeout: 300_000 }, async () => {
     const r = spec.rules;
