@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
@@ -100,8 +101,11 @@ class LiveTest(unittest.TestCase):
     def replay(self) -> str:
         """Starts a new agent replaying the trace; its id, once the hub has all its records."""
         req = urllib.request.Request(self.spec["replay_url"], data=b"", method="POST")
-        with urllib.request.urlopen(req, timeout=WAIT + 30) as resp:
-            body = json.load(resp)
+        try:
+            with urllib.request.urlopen(req, timeout=WAIT + 30) as resp:
+                body = json.load(resp)
+        except urllib.error.HTTPError as e:
+            self.fail("replay: %s %s: %s" % (e.code, e.reason, e.read().decode(errors="replace").strip()))
         self.assertEqual(body["records"], self.spec["records"])
         return body["agent_id"]
 
