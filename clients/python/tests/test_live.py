@@ -101,11 +101,14 @@ class LiveTest(unittest.TestCase):
     def replay(self) -> str:
         """Starts a new agent replaying the trace; its id, once the hub has all its records."""
         req = urllib.request.Request(self.spec["replay_url"], data=b"", method="POST")
+        failure = ""
         try:
             with urllib.request.urlopen(req, timeout=WAIT + 30) as resp:
                 body = json.load(resp)
         except urllib.error.HTTPError as e:
-            self.fail("replay: %s %s: %s" % (e.code, e.reason, e.read().decode(errors="replace").strip()))
+            failure = "replay: %s %s: %s" % (e.code, e.reason, e.read().decode(errors="replace").strip())
+        if failure:
+            self.fail(failure)
         self.assertEqual(body["records"], self.spec["records"])
         return body["agent_id"]
 
