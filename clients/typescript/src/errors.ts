@@ -123,15 +123,16 @@ function describe(e: RulesErrorDetail): string {
   return `${s}: ${e.message}`;
 }
 
-// Network failures seen below Connect: Node's system errors, and fetch's TypeError in browsers.
-function isNetworkFailure(err: ConnectError): boolean {
+// Network failures seen below Connect: Node's system errors, and fetch's TypeError in browsers,
+// which also stands for a CORS refusal.
+function networkFailure(err: ConnectError): "system" | "fetch" | undefined {
   for (let c: unknown = err.cause; c instanceof Error; c = c.cause) {
     const sys = (c as { code?: unknown }).code;
-    if (typeof sys === "string" && /^E[A-Z_]+$/.test(sys)) return true;
-    if (c.name === "TypeError") return true; // fetch: "Failed to fetch", "fetch failed", "NetworkError..."
+    if (typeof sys === "string" && /^E[A-Z_]+$/.test(sys)) return "system";
+    if (c.name === "TypeError") return "fetch"; // "Failed to fetch", "fetch failed", "NetworkError when attempting to fetch resource."
     if (c === c.cause) break;
   }
-  return false;
+  return undefined;
 }
 
 /** Turns whatever a call threw into a SysfluxError that says what went wrong. */
@@ -143,11 +144,15 @@ export function toSysfluxError(err: unknown, ctx: CallContext): SysfluxError {
   const name = codeName(code);
   const raw = ce.rawMessage;
 
-  if (
-    (code === Code.Unavailable && (ce.cause !== undefined || /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT/.test(raw))) ||
-    (code === Code.Unknown && isNetworkFailure(ce))
-  ) {
+  const failure = networkFailure(ce);
+  if (code === Code.Unavailable && (failure !== undefined || /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT/.test(raw))) {
     return new HubUnreachableError(`could not reach the sysflux hub at ${address}: ${raw}`, { code, address, cause: ce });
+  }
+  if (code === Code.Unknown && failure === "fetch") {
+    return new HubUnreachableError(
+      `could not reach the sysflux hub at ${address}: ${raw} (is the hub running, and does it allow this page's origin with --cors-origin?)`,
+      { code, address, cause: ce },
+    );
   }
   if (code === Code.Unauthenticated) {
     const why = ctx.tokenSent ? "the token given was refused" : "no token was given";

@@ -14,6 +14,7 @@ export interface PageSpec {
   subscribe: { filter: string; recordTypes: string[]; nodeIds: string[]; expectedCount: number };
   query: { start: string; end: string; recordTypes: string[]; nodeIds: string[]; pageSize: number };
   badFilter: string;
+  unreachableUrl: string;
 }
 
 /** An error as the page saw it. */
@@ -33,6 +34,7 @@ export interface PageResult {
   queryBadFilter?: PageError | null;
   subscribeBadFilter?: PageError | null;
   noToken?: PageError | null;
+  unreachable?: PageError | null;
   fatal?: string;
 }
 
@@ -112,6 +114,7 @@ async function main(): Promise<PageResult> {
     for await (const _ of grpcWeb.subscribe({ filter: s.badFilter }, { signal: AbortSignal.timeout(20_000) })) break;
   });
   result.noToken = await rejection(() => createClient({ baseUrl: s.hubUrl, protocol: "connect" }).listAgents());
+  result.unreachable = await rejection(() => createClient({ baseUrl: s.unreachableUrl, token: s.token }).listAgents({ timeoutMs: 10_000 }));
   return result;
 }
 

@@ -102,6 +102,7 @@ describe("browser", { skip: skipReason(), timeout: 300_000 }, () => {
         pageSize: spec.query.page_size,
       },
       badFilter: spec.bad_filter.filter,
+      unreachableUrl: `http://${spec.unreachable}`,
     };
     const server = await serve(spec.browser_origin, pageSpec, await bundle());
     const profile = await mkdtemp(join(tmpdir(), "sysflux-chromium-"));
@@ -153,5 +154,8 @@ describe("browser", { skip: skipReason(), timeout: 300_000 }, () => {
     }
     // No token: the hub's answer gets through CORS as UNAUTHENTICATED.
     assert.equal(result.noToken?.name, "UnauthenticatedError", JSON.stringify(result.noToken));
+    // An unreachable hub is named.
+    assert.equal(result.unreachable?.name, "HubUnreachableError", JSON.stringify(result.unreachable));
+    assert.ok(result.unreachable.message.startsWith(`could not reach the sysflux hub at ${spec.unreachable}`), result.unreachable.message);
   });
 });

@@ -133,7 +133,7 @@ describe("error mapping", () => {
     const ce = ConnectError.from(new TypeError("Failed to fetch"));
     const e = toSysfluxError(ce, ctx);
     assert.ok(e instanceof HubUnreachableError);
-    assert.equal(e.message, "could not reach the sysflux hub at 127.0.0.1:7700: Failed to fetch");
+    assert.match(e.message, /^could not reach the sysflux hub at 127\.0\.0\.1:7700: Failed to fetch \(is the hub running, and does it allow this page's origin with --cors-origin\?\)$/);
   });
 });
 
