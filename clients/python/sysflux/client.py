@@ -201,9 +201,11 @@ class Subscription:
         Raises StopIteration when the stream ended or was closed, TimeoutError when nothing came
         in time (the subscription goes on), and SysfluxError when the stream failed.
         """
+        if self._closed.is_set():
+            raise StopIteration
         if self._pending:
-            return self._pending.popleft()
-        if self._done or self._closed.is_set():
+            return self._deliver(self._pending.popleft())
+        if self._done:
             raise StopIteration
         try:
             item = self._queue.get(timeout=timeout)
@@ -220,11 +222,8 @@ class Subscription:
         if kind == "batch":
             records = item.batch.records
             if records:
-                with self._lock:
-                    for r in records:
-                        self._positions[r.agent_id] = Position(r.agent_id, r.epoch, r.seq)
                 self._pending.extend(records)
-                return self._pending.popleft()
+                return self._deliver(self._pending.popleft())
             return self.get(timeout)
         if kind == "alert":
             return Alert.from_proto(item.alert)
@@ -236,13 +235,18 @@ class Subscription:
         # An item of a kind newer than this client: skip it.
         return self.get(timeout)
 
+    def _deliver(self, record: Record) -> Record:
+        with self._lock:
+            self._positions[record.agent_id] = Position(record.agent_id, record.epoch, record.seq)
+        return record
+
     def positions(self) -> List[Position]:
-        """The position of the last record received from each agent, for resume_after."""
+        """The position of the last record read from each agent, for resume_after."""
         with self._lock:
             return list(self._positions.values())
 
     def close(self) -> None:
-        """Ends the subscription; pending and further reads stop the iteration."""
+        """Ends the subscription: reads from then on stop the iteration, without error."""
         if self._closed.is_set():
             return
         self._closed.set()

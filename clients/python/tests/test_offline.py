@@ -393,7 +393,9 @@ class SubscriptionTest(unittest.TestCase):
         alert = hub_service_pb2.SubscribeResponse(alert=hub_service_pb2.Alert(rule="R"))
         stream = self.Stream([batch, hb, lost, alert, hub_service_pb2.SubscribeResponse()], block=True)
         sub = sysflux.Subscription(stream, self.translate)
-        got = [sub.get(5) for _ in range(5)]
+        first = sub.get(5)
+        self.assertEqual(sub.positions(), [sysflux.Position("a", 1, 1)])  # what was read, not what is buffered
+        got = [first] + [sub.get(5) for _ in range(4)]
         self.assertEqual([g.seq for g in got[:2]], [1, 2])  # type: ignore[union-attr]
         self.assertEqual(got[2], sysflux.Heartbeat(3_000_000_000))
         self.assertEqual(got[3], sysflux.RecordsLost(4, "slow"))
