@@ -121,6 +121,19 @@ def _parse_address(address: str) -> Tuple[str, Optional[bool]]:
     return a, tls
 
 
+def _tls_hint(details: str, tls: bool, client_cert: bool) -> str:
+    """A guess at a TLS mismatch behind a failed connection, for people; "" when none."""
+    if not tls and "Socket closed" in details:
+        return "does the hub serve TLS? use an https:// address or tls=True"
+    if tls and "certificate verify failed" in details:
+        return "the hub's certificate does not chain to root_certificates (default: the system's roots) or does not name the address"
+    if tls and not client_cert and ("Endpoint read failed" in details or "certificate required" in details):
+        return "does the hub want a client certificate? pass certificate_chain and private_key"
+    if tls and ("wrong version number" in details or "WRONG_VERSION_NUMBER" in details):
+        return "the hub does not serve TLS there: use an http:// address"
+    return ""
+
+
 def _read(value: Union[bytes, str, None], what: str) -> Optional[bytes]:
     """PEM bytes, given as bytes or as the path of a file."""
     if value is None:
@@ -327,6 +340,7 @@ class Client:
         self.timeout = timeout
         self.tls = tls
         self._token = token
+        self._client_cert = certificate_chain is not None
         opts: List[Tuple[str, Any]] = [
             ("grpc.max_receive_message_length", _MAX_RECEIVE_BYTES),
             ("grpc.primary_user_agent", "sysflux-python/" + __version__),
@@ -359,9 +373,14 @@ class Client:
     # ---- plumbing -------------------------------------------------------------------------
 
     def _error(self, e: grpc.RpcError, what: str, context: str = "") -> errors.SysfluxError:
-        return errors.from_rpc_error(
+        err = errors.from_rpc_error(
             e, address=self.address, what=what, context=context, has_token=self._token is not None
         )
+        if isinstance(err, errors.HubUnreachable):
+            hint = _tls_hint(err.details, self.tls, self._client_cert)
+            if hint:
+                err.args = ("%s (%s)" % (err.args[0], hint),)
+        return err
 
     def _unary(self, method: Any, request: Any, what: str, context: str = "", timeout: Optional[float] = -1.0) -> Any:
         t = self.timeout if timeout == -1.0 else timeout

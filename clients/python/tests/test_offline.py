@@ -262,6 +262,15 @@ class AddressTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             _parse_address("")
 
+    def test_tls_hints(self) -> None:
+        from sysflux.client import _tls_hint
+
+        self.assertIn("serve TLS", _tls_hint("last error: UNAVAILABLE: ipv4:1.2.3.4:5: Socket closed", False, False))
+        self.assertIn("client certificate", _tls_hint("ipv4:1.2.3.4:5: Endpoint read failed", True, False))
+        self.assertIn("root_certificates", _tls_hint("SSL routines::certificate verify failed", True, True))
+        self.assertIn("http://", _tls_hint("SSL routines::wrong version number", True, False))
+        self.assertEqual(_tls_hint("Connection refused", True, False), "")
+
     def test_options(self) -> None:
         with self.assertRaises(ValueError):
             Client("https://h:1", tls=False)
