@@ -27,7 +27,13 @@ type Agent struct {
 // into it. Everything stops when the test ends.
 func StartAgent(tb testing.TB, cfg agent.Config, srcs ...agent.Source) *Agent {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartAgentAt(tb, "127.0.0.1:0", cfg, srcs...)
+}
+
+// StartAgentAt is StartAgent on the address addr.
+func StartAgentAt(tb testing.TB, addr string, cfg agent.Config, srcs ...agent.Source) *Agent {
+	tb.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
