@@ -188,6 +188,10 @@ func testGo(t *testing.T, l *lab) {
 				break
 			}
 		}
+		hello := runHello(t, l, exec.Command(filepath.Join(bin, "hello")), len(l.oracle.execs("sh")))
+		if !strings.HasPrefix(hello[0], "base pid=") || !strings.Contains(hello[0], "EXEC") {
+			t.Errorf("hello printed %q", hello)
+		}
 		out, err = exec.Command(filepath.Join(bin, "tail"), "-hub", s.Hub, "-token", s.Tokens.Read, "-from-oldest",
 			"-filter", s.Subscribe.Filter, "-type", "process_event", "-count", strconv.Itoa(len(s.Subscribe.ExpectedSeqs))).Output()
 		if err != nil {

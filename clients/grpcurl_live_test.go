@@ -6,6 +6,7 @@ package clients_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -175,6 +176,10 @@ func testGRPCurl(t *testing.T, l *lab) {
 		if err == nil || !containsAll(out, "InvalidArgument", `"file": "broken.yaml"`, fmt.Sprintf(`"line": %d`, s.Rules.BadLine)) {
 			t.Errorf("push of a broken file: %v\n%s", err, out)
 		}
+	})
+
+	t.Run("documented commands", func(t *testing.T) {
+		testDocumentedCommands(t, l, bin)
 	})
 
 	t.Run("errors", func(t *testing.T) {
@@ -360,4 +365,70 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// testDocumentedCommands runs, one by one, the grpcurl commands clients/README.md shows for
+// every RPC, with the admin token and a rules file my_rules.yaml, as a user would paste them.
+// Subscriptions run until a timeout ends them; every other command must succeed.
+func testDocumentedCommands(t *testing.T, l *lab, grpcurlBin string) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "<!-- grpcurl commands")
+	if !ok {
+		t.Fatal("README.md has no grpcurl commands block")
+	}
+	_, block, _ = strings.Cut(block, "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	dir := t.TempDir()
+	rules, err := os.ReadFile(l.spec.Rules.PushPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "my_rules.yaml"), rules, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "PATH="+filepath.Dir(grpcurlBin)+":"+os.Getenv("PATH"),
+		"HUB="+l.spec.Hub, "TOKEN="+l.spec.Tokens.Admin, "NODE="+l.spec.Node)
+	rpcs := map[string]bool{}
+	for _, line := range strings.Split(block, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "export ") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if strings.Contains(f, "Service/") {
+				rpcs[f] = true
+			}
+		}
+		stream := strings.Contains(line, "/Subscribe")
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		if stream {
+			ctx, cancel = context.WithTimeout(t.Context(), 3*time.Second)
+		}
+		cmd := exec.CommandContext(ctx, "bash", "-o", "pipefail", "-c", line)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		timedOut := ctx.Err() != nil
+		cancel()
+		switch {
+		case strings.Contains(string(out), "ERROR"), stream && !timedOut, !stream && err != nil:
+			t.Errorf("%s\n: %v\n%s", line, err, out)
+		case stream && strings.Contains(line, "from_oldest") && !strings.Contains(string(out), `"processEvent"`):
+			t.Errorf("%s\n: no records:\n%s", line, out)
+		}
+	}
+	// Every RPC of the API is shown.
+	for _, svc := range []string{"sysflux.hub.v1.HubService", "sysflux.policy.v1.PolicyService"} {
+		out, err := exec.Command(grpcurlBin, "-plaintext", l.spec.Hub, "list", svc).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range strings.Fields(string(out)) {
+			i := strings.LastIndex(m, ".")
+			if !rpcs[m[:i]+"/"+m[i+1:]] {
+				t.Errorf("README.md shows no grpcurl command for %s", m)
+			}
+		}
+	}
 }

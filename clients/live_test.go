@@ -186,6 +186,7 @@ func TestClients(t *testing.T) {
 
 // lab is a running hub with its agents, and the spec of what it must answer.
 type lab struct {
+	oracle   *oracle
 	spec     Spec
 	specJSON []byte
 	specPath string
@@ -200,6 +201,7 @@ func startLab(t *testing.T, slots int) *lab {
 	l := &lab{dir: dir}
 	spec := &l.spec
 	oracle := readOracle(t, trace)
+	l.oracle = oracle
 
 	// Tokens: the file holds their SHA-256 only.
 	spec.Tokens = SpecTokens{Read: randomToken(t), Admin: randomToken(t)}
