@@ -28,8 +28,12 @@ up: build ## Capture this node live with agent + hub (root; API on $(HUB)); try 
 replay: build ## Run agent + hub on a recorded SysFlow trace, $(TRACE), instead of live capture
 	bin/sysflux up --listen $(HUB) --replay $(TRACE)
 
+.PHONY: deps
+deps: ## Install what the tests need and the machine lacks (Debian packages as root, npm packages)
+	.ci/deps
+
 .PHONY: test
-test: ## Run every test, with the race detector (fuzz targets replay their corpus)
+test: deps ## Run every test, with the race detector (fuzz targets replay their corpus); clients too
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) test -race -count=1 ./...
@@ -40,13 +44,18 @@ lint: ## Lint Go and protobuf
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GOTOOL) buf lint
 
+# Generated code, committed: Go in gen/, and the Python and TypeScript clients' own.
+GENERATED := gen clients/python/sysflow clients/python/sysflux/hub clients/python/sysflux/policy clients/typescript/src/gen
+
 .PHONY: gen
-gen: ## Regenerate gen/ from proto/
+gen: deps ## Regenerate the generated code from proto/: gen/, and the Python and TypeScript clients'
 	$(GOTOOL) buf generate
+	clients/python/generate.sh
+	cd clients/typescript && npm run --silent gen
 
 .PHONY: checkgenerate
-checkgenerate: gen ## Fail when gen/ is not what proto/ generates
-	@test -z "$$(git status --porcelain -- gen)" || { git status --porcelain -- gen; echo "gen/ is stale: run make gen and commit"; exit 1; }
+checkgenerate: gen ## Fail when the generated code is not what proto/ generates
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || { git status --porcelain -- $(GENERATED); echo "generated code is stale: run make gen and commit"; exit 1; }
 
 .PHONY: bpf
 bpf: ## Rebuild the eBPF objects and their Go loader (clang-19, llvm-19, libbpf-dev)
