@@ -188,6 +188,38 @@ func testGo(t *testing.T, l *lab) {
 				break
 			}
 		}
+		// alerts prints the alerts of the next replay; it cannot say when it has subscribed, so
+		// the replay is asked for again should the first come too early for it.
+		alerts := exec.Command(filepath.Join(bin, "alerts"), "-hub", s.Hub, "-token", s.Tokens.Read, "-count", strconv.Itoa(s.Rules.BaseAlerts))
+		var printed bytes.Buffer
+		alerts.Stdout, alerts.Stderr = &printed, &printed
+		if err := alerts.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- alerts.Wait() }()
+		time.Sleep(time.Second)
+		done := false
+		for i := 0; i < 3 && !done; i++ {
+			l.replay(t)
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Fatalf("alerts: %v\n%s", err, printed.String())
+				}
+				done = true
+			case <-time.After(20 * time.Second):
+			}
+		}
+		if !done {
+			alerts.Process.Kill()
+			<-exited
+		}
+		if lines := strings.Split(strings.TrimSpace(printed.String()), "\n"); len(lines) != s.Rules.BaseAlerts ||
+			!strings.Contains(lines[0], "Warning Shell spawned") {
+			t.Errorf("alerts printed:\n%s", printed.String())
+		}
+
 		hello := runHello(t, l, exec.Command(filepath.Join(bin, "hello")), len(l.oracle.execs("sh")))
 		if !strings.HasPrefix(hello[0], "base pid=") || !strings.Contains(hello[0], "EXEC") {
 			t.Errorf("hello printed %q", hello)

@@ -51,7 +51,7 @@ const trace = "../../shared/fixtures/sysflow/traces/sfprocessor_k8s_small.sf"
 // replaySlots is how many agents the hub dials besides the first, each started by a request to
 // the replay endpoint; a held hub gets more, for repeated runs of a client's tests.
 const (
-	replaySlots     = 12
+	replaySlots     = 20
 	heldReplaySlots = 200
 )
 
