@@ -237,10 +237,15 @@ export class SysfluxClient {
     try {
       const stream = this.hub.subscribe(req, { signal: abort.signal, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
       for await (const res of stream) {
+        // Once cancelled, nothing more: not a message already received, nor the rest of a batch.
+        if (abort.signal.aborted) return;
         const item = res.item;
         switch (item.case) {
           case "batch":
-            for (const record of item.value.records) yield { kind: "record", record };
+            for (const record of item.value.records) {
+              if (abort.signal.aborted) return;
+              yield { kind: "record", record };
+            }
             break;
           case "alert":
             yield { kind: "alert", alert: item.value };
