@@ -9,6 +9,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -112,7 +113,7 @@ func testGo(t *testing.T, l *lab) {
 
 		r := l.replay(t)
 		got := collectAlerts(t, sub, items, r.AgentID, s.Rules.BaseAlerts)
-		if want := map[string]int{s.Rules.BaseRule: s.Rules.BaseAlerts}; !mapsEqual(got, want) {
+		if want := map[string]int{s.Rules.BaseRule: s.Rules.BaseAlerts}; !maps.Equal(got, want) {
 			t.Errorf("alerts before the push: %v, want %v", got, want)
 		}
 
@@ -149,7 +150,7 @@ func testGo(t *testing.T, l *lab) {
 
 		r = l.replay(t)
 		got = collectAlerts(t, sub, items, r.AgentID, s.Rules.BaseAlerts+s.Rules.PushAlerts)
-		if want := map[string]int{s.Rules.BaseRule: s.Rules.BaseAlerts, s.Rules.PushRule: s.Rules.PushAlerts}; !mapsEqual(got, want) {
+		if want := map[string]int{s.Rules.BaseRule: s.Rules.BaseAlerts, s.Rules.PushRule: s.Rules.PushAlerts}; !maps.Equal(got, want) {
 			t.Errorf("alerts after the push: %v, want %v", got, want)
 		}
 
@@ -387,18 +388,6 @@ func collectAlerts(t *testing.T, sub *sysflux.Subscription, items <-chan item, a
 		}
 	}
 	return got
-}
-
-func mapsEqual(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func isCode(err error, code codes.Code) bool {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,7 +138,7 @@ func testGRPCurl(t *testing.T, l *lab) {
 			"-d", `{"content": "SUBSCRIBE_CONTENT_ALERTS", "heartbeat_interval": "1s"}`)
 		sub.waitHeartbeat(t)
 		r := l.replay(t)
-		if got, want := sub.alerts(t, r.AgentID, s.Rules.BaseAlerts), map[string]int{s.Rules.BaseRule: s.Rules.BaseAlerts}; !mapsEqual(got, want) {
+		if got, want := sub.alerts(t, r.AgentID, s.Rules.BaseAlerts), map[string]int{s.Rules.BaseRule: s.Rules.BaseAlerts}; !maps.Equal(got, want) {
 			t.Errorf("alerts before the push: %v, want %v", got, want)
 		}
 
@@ -163,7 +164,7 @@ func testGRPCurl(t *testing.T, l *lab) {
 		}
 		r = l.replay(t)
 		got := sub.alerts(t, r.AgentID, s.Rules.BaseAlerts+s.Rules.PushAlerts)
-		if want := map[string]int{s.Rules.BaseRule: s.Rules.BaseAlerts, s.Rules.PushRule: s.Rules.PushAlerts}; !mapsEqual(got, want) {
+		if want := map[string]int{s.Rules.BaseRule: s.Rules.BaseAlerts, s.Rules.PushRule: s.Rules.PushAlerts}; !maps.Equal(got, want) {
 			t.Errorf("alerts after the push: %v, want %v", got, want)
 		}
 

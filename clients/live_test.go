@@ -28,13 +28,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path"
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -43,6 +41,7 @@ import (
 	"github.com/sysflux/sysflux/agent/sfavro"
 	"github.com/sysflux/sysflux/clients/go/sysflux"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
+	"github.com/sysflux/sysflux/internal/proctest"
 )
 
 // trace is the SysFlow trace the agents replay: a Kubernetes node, 6,173 records.
@@ -59,16 +58,10 @@ const (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sysflux-clients")
-	if err != nil {
+	var dir string
+	var err error
+	if binary, dir, err = proctest.Build("../cmd/sysflux"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "sysflux")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/sysflux")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build sysflux:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -230,7 +223,7 @@ func startLab(t *testing.T, slots int) *lab {
 		args = append(args, "--agent", a)
 	}
 	h := start(t, "hub", args...)
-	h.waitAddr(t)
+	h.WaitAddr(t)
 
 	ctx := t.Context()
 	c, err := sysflux.Dial(ctx, hubAddr, sysflux.WithToken(spec.Tokens.Admin))
@@ -489,70 +482,8 @@ func freeAddrs(t *testing.T, n int) []string {
 	return addrs
 }
 
-// proc is a sysflux process started by a test.
-type proc struct {
-	cmd  *exec.Cmd
-	addr chan string // the address from the process's "serving" log line
-	done chan struct{}
-	mu   sync.Mutex
-	logs strings.Builder
-}
-
-// start runs sysflux with args and JSON logs; the process is killed when the test ends.
-func start(t *testing.T, name string, args ...string) *proc {
+// start runs sysflux with args; the process is killed when the test ends.
+func start(t *testing.T, name string, args ...string) *proctest.Proc {
 	t.Helper()
-	cmd := exec.Command(binary, append(args, "--log-format", "json")...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &proc{cmd: cmd, addr: make(chan string, 1), done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.logs.WriteString(line + "\n")
-			p.mu.Unlock()
-			var entry struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal([]byte(line), &entry) == nil && strings.HasSuffix(entry.Msg, " serving") {
-				select {
-				case p.addr <- entry.Addr:
-				default:
-				}
-			}
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
-		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("%s logs:\n%s", name, p.logs.String())
-			p.mu.Unlock()
-		}
-	})
-	return p
-}
-
-// waitAddr waits until the process serves.
-func (p *proc) waitAddr(t *testing.T) {
-	t.Helper()
-	select {
-	case <-p.addr:
-	case <-p.done:
-		t.Fatal("process exited before serving")
-	case <-time.After(30 * time.Second):
-		t.Fatal("process did not serve within 30s")
-	}
+	return proctest.Start(t, name, append([]string{binary}, args...)...)
 }

@@ -213,18 +213,18 @@ func medianSample(samples []overheadSample) overheadSample {
 func runWithAgent(t *testing.T, wl benchWorkload) overheadSample {
 	t.Helper()
 	p := start(t, "agent", append([]string{"agent", "--listen", "127.0.0.1:0"}, overheadAgentArgs...)...)
-	addr := p.waitAddr(t)
+	addr := p.WaitAddr(t)
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.log(), "capture started") {
+	for !strings.Contains(p.Log(), "capture started") {
 		if time.Now().After(deadline) {
-			t.Fatalf("capture did not start:\n%s", p.log())
+			t.Fatalf("capture did not start:\n%s", p.Log())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	c := consumeAgent(ctx, t, addr)
-	pid := p.cmd.Process.Pid
+	pid := p.Cmd.Process.Pid
 
 	run := runMeasured(t, wl, pid)
 	end := time.Now()
@@ -233,19 +233,19 @@ func runWithAgent(t *testing.T, wl benchWorkload) overheadSample {
 	// second: the first Stats read a second after the end covers the workload.
 	st := c.statsAfter(t, end.Add(time.Second), 15*time.Second)
 	before := c.recordCount()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM agent: %v", err)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("agent did not exit within 30s of SIGTERM:\n%s", p.log())
+		t.Fatalf("agent did not exit within 30s of SIGTERM:\n%s", p.Log())
 	}
 	c.wait(t)
-	if !p.cmd.ProcessState.Success() {
-		t.Fatalf("agent: %v\n%s", p.cmd.ProcessState, p.log())
+	if !p.Cmd.ProcessState.Success() {
+		t.Fatalf("agent: %v\n%s", p.Cmd.ProcessState, p.Log())
 	}
-	ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	ru, ok := p.Cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		t.Fatalf("no rusage for the agent")
 	}
@@ -256,7 +256,7 @@ func runWithAgent(t *testing.T, wl benchWorkload) overheadSample {
 		records:         records,
 		shutdownRecords: records - before,
 		kernelDrops:     st.GetKernelDroppedRecords(),
-		cpu:             rusageCPU(p.cmd.ProcessState),
+		cpu:             rusageCPU(p.Cmd.ProcessState),
 		cpuDuring:       run.agentCPU,
 		elapsed:         run.elapsed,
 		others:          run.othersShare(),

@@ -35,13 +35,13 @@ func TestStoreSurvivesHubKills(t *testing.T) {
 		args = append(args, "--replay", filepath.Join(traces, n))
 	}
 	ag := start(t, "agent", args...)
-	agentAddr := ag.waitAddr(t)
+	agentAddr := ag.WaitAddr(t)
 
 	data := t.TempDir()
 	hubAddr := freeAddr(t)
 	startHub := func() *proc {
 		h := start(t, "hub", "hub", "--listen", hubAddr, "--agent", agentAddr, "--data", data)
-		h.waitAddr(t)
+		h.WaitAddr(t)
 		return h
 	}
 	seed := time.Now().UnixNano()
@@ -53,7 +53,7 @@ func TestStoreSurvivesHubKills(t *testing.T) {
 		wait := time.Duration(50+rnd.IntN(550)) * time.Millisecond
 		time.Sleep(wait)
 		stored := storedSeq(c)
-		hub.kill()
+		hub.Kill()
 		t.Logf("kill %d: SIGKILL after %v, with records up to seq %d acknowledged", i+1, wait, stored)
 		hub = startHub()
 		// What was acknowledged before the kill is still there.
@@ -64,7 +64,7 @@ func TestStoreSurvivesHubKills(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for storedSeq(c) < int64(len(want)) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the hub stored up to seq %d of %d\n%s", storedSeq(c), len(want), hub.log())
+			t.Fatalf("the hub stored up to seq %d of %d\n%s", storedSeq(c), len(want), hub.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -39,14 +39,14 @@ func TestAlertsToSidekick(t *testing.T) {
 
 	replay := start(t, "replay agent", "agent", "--listen", "127.0.0.1:0", "--node", replayNode,
 		"--replay", filepath.Join(traces, "sfprocessor_shellshock.sf"))
-	agents := []string{replay.waitAddr(t)}
+	agents := []string{replay.WaitAddr(t)}
 	liveErr := bpf.Check()
 	var live *proc
 	if liveErr == nil {
 		// Flows are reported at close; the short intervals only bound how long an open one waits.
 		live = start(t, "live agent", "agent", "--listen", "127.0.0.1:0", "--node", liveNode,
 			"--flow-interval", "1s", "--flow-idle", "2s")
-		agents = append(agents, live.waitAddr(t))
+		agents = append(agents, live.WaitAddr(t))
 		waitLog(t, live, "capture started", 30*time.Second)
 	}
 
@@ -56,7 +56,7 @@ func TestAlertsToSidekick(t *testing.T) {
 		args = append(args, "--agent", a)
 	}
 	hub := start(t, "hub", args...)
-	hub.waitAddr(t)
+	hub.WaitAddr(t)
 	waitAgents(ctx, t, hubAddr, len(agents))
 
 	var ran time.Time
@@ -106,7 +106,7 @@ func TestAlertsToSidekick(t *testing.T) {
 	})
 
 	// Stop the hub before reading what the server rejected, so that nothing posts meanwhile.
-	hub.kill()
+	hub.Kill()
 	accepted, rejected := sk.result()
 	t.Logf("Falcosidekick accepted %d alerts, rejected %d", len(accepted), len(rejected))
 	for _, r := range rejected {
@@ -118,9 +118,9 @@ func TestAlertsToSidekick(t *testing.T) {
 func waitLog(t *testing.T, p *proc, text string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !strings.Contains(p.log(), text) {
+	for !strings.Contains(p.Log(), text) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no %q in the log within %v:\n%s", text, timeout, p.log())
+			t.Fatalf("no %q in the log within %v:\n%s", text, timeout, p.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +22,7 @@ import (
 	"github.com/sysflux/sysflux/clients/go/sysflux"
 	sysflowv1 "github.com/sysflux/sysflux/gen/sysflow/v1"
 	hubv1 "github.com/sysflux/sysflux/gen/sysflux/hub/v1"
+	"github.com/sysflux/sysflux/internal/proctest"
 )
 
 // traces is where the SysFlow fixture traces are.
@@ -34,16 +32,10 @@ const traces = "../../../shared/fixtures/sysflow/traces"
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sysflux-e2e")
-	if err != nil {
+	var dir string
+	var err error
+	if binary, dir, err = proctest.Build("."); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "sysflux")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build sysflux:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -52,92 +44,19 @@ func TestMain(m *testing.M) {
 }
 
 // proc is a sysflux process started by a test.
-type proc struct {
-	cmd  *exec.Cmd
-	addr chan string // the address from the process's "serving" log line
-	done chan struct{}
-	logs *strings.Builder
-	mu   sync.Mutex
-}
+type proc = proctest.Proc
 
 // start runs sysflux with args and JSON logs; the process is killed when the test ends.
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	return startArgv(t, name, append([]string{binary}, args...)...)
+	return proctest.Start(t, name, append([]string{binary}, args...)...)
 }
 
 // startArgv runs argv (a sysflux command, possibly behind a wrapper such as ip netns exec) with
 // JSON logs, as start does; the process is killed when the test ends.
 func startArgv(t *testing.T, name string, argv ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(argv[0], append(argv[1:], "--log-format", "json")...)
-	// A hub's default store is under the state directory: each process gets its own.
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
-	// Should the test binary die without its cleanups (a timeout), the process dies too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &proc{cmd: cmd, addr: make(chan string, 1), done: make(chan struct{}), logs: new(strings.Builder)}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.logs.WriteString(line + "\n")
-			p.mu.Unlock()
-			var entry struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal([]byte(line), &entry) == nil && strings.HasSuffix(entry.Msg, " serving") {
-				select {
-				case p.addr <- entry.Addr:
-				default:
-				}
-			}
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("%s logs:\n%s", name, p.log())
-		}
-	})
-	return p
-}
-
-func (p *proc) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
-}
-
-// waitAddr returns the address the process serves on.
-func (p *proc) waitAddr(t *testing.T) string {
-	t.Helper()
-	select {
-	case a := <-p.addr:
-		return a
-	case <-p.done:
-		t.Fatalf("process exited before serving:\n%s", p.log())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("process did not serve within 30s:\n%s", p.log())
-	}
-	return ""
-}
-
-// kill sends SIGKILL and waits for the process to end.
-func (p *proc) kill() {
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
+	return proctest.Start(t, name, argv...)
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
@@ -219,12 +138,12 @@ func TestTwoAgentsHubKilled(t *testing.T) {
 	}
 	a := start(t, "agent-a", agentArgs("agent-a", aTraces)...)
 	b := start(t, "agent-b", agentArgs("agent-b", bTraces)...)
-	aAddr, bAddr := a.waitAddr(t), b.waitAddr(t)
+	aAddr, bAddr := a.WaitAddr(t), b.WaitAddr(t)
 
 	hubAddr := freeAddr(t)
 	startHub := func() *proc {
 		h := start(t, "hub", "hub", "--listen", hubAddr, "--agent", aAddr, "--agent", bAddr)
-		h.waitAddr(t)
+		h.WaitAddr(t)
 		return h
 	}
 	hub := startHub()
@@ -266,7 +185,7 @@ func TestTwoAgentsHubKilled(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		t.Logf("SIGKILL hub with %d and %d of %d records delivered", subs[0].count(), subs[1].count(), total)
-		hub.kill()
+		hub.Kill()
 		time.Sleep(200 * time.Millisecond)
 		hub = startHub()
 	}
@@ -368,7 +287,7 @@ func TestUpAndTail(t *testing.T) {
 	want := readTraces(t, "sfprocessor_tcp.sf")
 	hubAddr := freeAddr(t)
 	up := start(t, "up", "up", "--listen", hubAddr, "--agent-listen", "127.0.0.1:0", "--replay", trace)
-	up.waitAddr(t)
+	up.WaitAddr(t)
 
 	code, out := run(t, "tail", "--hub", hubAddr, "--from-oldest", "--json", "--count", fmt.Sprint(len(want)))
 	if code != 0 {
@@ -417,7 +336,7 @@ func TestGRPCurl(t *testing.T) {
 	hubAddr, agentAddr := freeAddr(t), freeAddr(t)
 	up := start(t, "up", "up", "--listen", hubAddr, "--agent-listen", agentAddr,
 		"--replay", filepath.Join(traces, "sfprocessor_tcp.sf"))
-	up.waitAddr(t)
+	up.WaitAddr(t)
 
 	call := func(args ...string) string {
 		t.Helper()
@@ -469,11 +388,11 @@ func TestUpLive(t *testing.T) {
 	bpftest.Require(t)
 	hubAddr := freeAddr(t)
 	up := start(t, "up", "up", "--listen", hubAddr, "--agent-listen", "127.0.0.1:0")
-	up.waitAddr(t)
+	up.WaitAddr(t)
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(up.log(), "capture started") {
+	for !strings.Contains(up.Log(), "capture started") {
 		if time.Now().After(deadline) {
-			t.Fatalf("capture did not start:\n%s", up.log())
+			t.Fatalf("capture did not start:\n%s", up.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

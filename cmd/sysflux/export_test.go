@@ -299,7 +299,7 @@ func TestExportNoStore(t *testing.T) {
 	hubAddr := freeAddr(t)
 	up := start(t, "up", "up", "--listen", hubAddr, "--agent-listen", "127.0.0.1:0",
 		"--replay", filepath.Join(traces, "sfprocessor_tcp.sf"), "--data", "")
-	up.waitAddr(t)
+	up.WaitAddr(t)
 	code, out = run(t, "export", "--hub", hubAddr, "-o", filepath.Join(dir, "x.sf"))
 	if code != exitFailure || !strings.Contains(out, "hub "+hubAddr+" cannot export: ") || !strings.Contains(out, "keeps no store") {
 		t.Errorf("export from a hub without a store: exit %d, output %q; want exit %d saying it keeps no store", code, out, exitFailure)

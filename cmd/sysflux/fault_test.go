@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,25 +35,12 @@ import (
 // stored twice, as the hub's Query API returns them and as the replayed trace has them; alerts
 // reach Falcosidekick once the fault is over.
 
-// term sends SIGTERM and waits for the process to end, at most timeout; it returns the exit
-// code, or fails the test if the process did not stop in time.
-func (p *proc) term(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(timeout):
-		t.Fatalf("process did not stop within %v of SIGTERM:\n%s", timeout, p.log())
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
 // logLine waits for a JSON log line of p whose message satisfies match and returns the line.
 func logLine(t *testing.T, p *proc, what string, match func(msg string) bool, timeout time.Duration) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		for _, line := range strings.Split(p.log(), "\n") {
+		for _, line := range strings.Split(p.Log(), "\n") {
 			var entry map[string]any
 			d := json.NewDecoder(strings.NewReader(line))
 			d.UseNumber()
@@ -66,12 +52,12 @@ func logLine(t *testing.T, p *proc, what string, match func(msg string) bool, ti
 			}
 		}
 		select {
-		case <-p.done:
-			t.Fatalf("process exited before logging %s:\n%s", what, p.log())
+		case <-p.Done:
+			t.Fatalf("process exited before logging %s:\n%s", what, p.Log())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no log line for %s within %v:\n%s", what, timeout, p.log())
+			t.Fatalf("no log line for %s within %v:\n%s", what, timeout, p.Log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -553,11 +539,11 @@ func TestFaultSidekickOutage(t *testing.T) {
 	sk := newFaultySidekick(t)
 	ag := start(t, "agent", "agent", "--listen", "127.0.0.1:0", "--agent-id", "sk-agent", "--node", "sk-node",
 		"--replay", filepath.Join(traces, trace), "--metrics-listen", "")
-	agentAddr := ag.waitAddr(t)
+	agentAddr := ag.WaitAddr(t)
 	hubAddr := freeAddr(t)
 	hub := start(t, "hub", "hub", "--listen", hubAddr, "--agent", agentAddr, "--data", t.TempDir(),
 		"--rules", rules, "--sidekick-url", sk.url, "--metrics-listen", "127.0.0.1:0")
-	hub.waitAddr(t)
+	hub.WaitAddr(t)
 	hm := newScraper(metricsAddr(t, hub), nil)
 	c := hubClient(hubAddr)
 
@@ -620,7 +606,7 @@ func TestFaultSidekickOutage(t *testing.T) {
 	dropped := int(m.value(t, "sysflux_hub_alerts_dropped_total"))
 	failures := m.value(t, "sysflux_hub_alert_send_failures_total")
 	stored := queryAll(t, c)
-	hub.kill() // nothing posts after this
+	hub.Kill() // nothing posts after this
 	accepted, refused, abandoned := sk.counts()
 	t.Logf("back: raised %d, sent %d, dropped %d, send failures %v; Falcosidekick took %d, refused %d, timed out %d",
 		raised, sentN, dropped, failures, accepted, refused, abandoned)
@@ -690,14 +676,14 @@ func TestFaultAgentRestart(t *testing.T) {
 		p := start(t, fmt.Sprintf("agent run %d", run), "agent", "--listen", agentAddr, "--agent-id", id, "--node", "restart-node",
 			"--replay", filepath.Join(traces, trace), "--replay-rate", fmt.Sprint(len(want)/4), // about four seconds
 			"--metrics-listen", "127.0.0.1:0")
-		p.waitAddr(t)
+		p.WaitAddr(t)
 		return p, newScraper(metricsAddr(t, p), nil), agentEpoch(t, p)
 	}
 	ag, am, epoch := startAgent(1)
 	hubAddr := freeAddr(t)
 	hub := start(t, "hub", "hub", "--listen", hubAddr, "--agent", agentAddr, "--data", t.TempDir(),
 		"--no-default-rules", "--metrics-listen", "127.0.0.1:0")
-	hub.waitAddr(t)
+	hub.WaitAddr(t)
 	hm := newScraper(metricsAddr(t, hub), nil)
 	c := hubClient(hubAddr)
 	connected := func(m scraped) float64 {
@@ -719,12 +705,12 @@ func TestFaultAgentRestart(t *testing.T) {
 		acked := int64(m.value(t, "sysflux_agent_acked_seq"))
 		unacked := m.value(t, "sysflux_agent_unacked_records")
 		if stop == "SIGKILL" {
-			ag.kill()
-		} else if code := ag.term(t, 10*time.Second); code != 0 {
+			ag.Kill()
+		} else if code := ag.Term(t, 10*time.Second); code != 0 {
 			t.Errorf("run %d: the agent exited with %d after SIGTERM, want 0", i+1, code)
-		} else if strings.Contains(ag.log(), "stopping with records no hub acknowledged") {
+		} else if strings.Contains(ag.Log(), "stopping with records no hub acknowledged") {
 			// A graceful stop waits for the connected hub to take what the window holds.
-			t.Errorf("run %d: the agent stopped on SIGTERM before its hub acknowledged every record:\n%s", i+1, ag.log())
+			t.Errorf("run %d: the agent stopped on SIGTERM before its hub acknowledged every record:\n%s", i+1, ag.Log())
 		}
 		t.Logf("run %d (epoch %d): %s with seq %d acknowledged and %v not", i+1, epoch, stop, acked, unacked)
 		m = hm.waitMetrics(t, fmt.Sprintf("run %d: hub sees the agent down after %s", i+1, stop), 15*time.Second, func(m scraped) bool { return connected(m) == 0 })
@@ -772,7 +758,7 @@ func TestFaultHubKillMetrics(t *testing.T) {
 		args = append(args, "--replay", filepath.Join(traces, n))
 	}
 	ag := start(t, "agent", args...)
-	agentAddr := ag.waitAddr(t)
+	agentAddr := ag.WaitAddr(t)
 	am := newScraper(metricsAddr(t, ag), nil)
 	epoch := agentEpoch(t, ag)
 
@@ -781,7 +767,7 @@ func TestFaultHubKillMetrics(t *testing.T) {
 	startHub := func(n int) (*proc, *scraper) {
 		h := start(t, fmt.Sprintf("hub %d", n), "hub", "--listen", hubAddr, "--agent", agentAddr, "--data", data,
 			"--no-default-rules", "--metrics-listen", "127.0.0.1:0")
-		h.waitAddr(t)
+		h.WaitAddr(t)
 		return h, newScraper(metricsAddr(t, h), nil)
 	}
 	connected := func(m scraped) float64 {
@@ -795,7 +781,7 @@ func TestFaultHubKillMetrics(t *testing.T) {
 			v, _ := m.get("sysflux_agent_acked_seq")
 			return v >= float64(len(want)*frac/3)
 		})
-		hub.kill()
+		hub.Kill()
 		acked := m.value(t, "sysflux_agent_acked_seq")
 		m = am.waitMetrics(t, "the agent sees its hub gone", 10*time.Second, func(m scraped) bool {
 			v, _ := m.get("sysflux_agent_hub_connected")
@@ -879,11 +865,11 @@ func TestFaultSidekickOverflow(t *testing.T) {
 	sk.listen(t, "refuse")
 	ag := start(t, "agent", "agent", "--listen", "127.0.0.1:0", "--agent-id", "flood-agent", "--node", "flood-node",
 		"--replay", filepath.Join(traces, trace), "--metrics-listen", "")
-	agentAddr := ag.waitAddr(t)
+	agentAddr := ag.WaitAddr(t)
 	hubAddr := freeAddr(t)
 	hub := start(t, "hub", "hub", "--listen", hubAddr, "--agent", agentAddr, "--data", t.TempDir(),
 		"--rules", rules, "--sidekick-url", sk.url, "--metrics-listen", "127.0.0.1:0")
-	hub.waitAddr(t)
+	hub.WaitAddr(t)
 	hm := newScraper(metricsAddr(t, hub), nil)
 	c := hubClient(hubAddr)
 
@@ -920,7 +906,7 @@ func TestFaultSidekickOverflow(t *testing.T) {
 	epoch := agentEpoch(t, ag)
 	waitStored(t, c, agentAddr, epoch, int64(len(want)), 30*time.Second)
 	stored := queryAll(t, c)
-	hub.kill()
+	hub.Kill()
 
 	sk.mu.Lock()
 	got := map[string]int{}

@@ -238,7 +238,7 @@ func TestFaultNetworkCut(t *testing.T) {
 		agentArgs = append(agentArgs, "--insecure")
 	}
 	ag := startArgv(t, "agent", agentArgs...)
-	agentAddr := ag.waitAddr(t)
+	agentAddr := ag.WaitAddr(t)
 	am := newScraper(metricsAddr(t, ag), l.dial()) // the agent's loopback, inside its namespace
 	epoch := agentEpoch(t, ag)
 
@@ -249,7 +249,7 @@ func TestFaultNetworkCut(t *testing.T) {
 		hubArgs = append(hubArgs, "--insecure")
 	}
 	hub := start(t, "hub", hubArgs...)
-	hub.waitAddr(t)
+	hub.WaitAddr(t)
 	hm := newScraper(metricsAddr(t, hub), nil)
 	c := hubClient(hubAddr)
 	connected := func(m scraped) (float64, bool) {

@@ -27,7 +27,7 @@ func startStoreHub(t *testing.T, trace string, want int) string {
 	hubAddr := freeAddr(t)
 	up := start(t, "up", "up", "--listen", hubAddr, "--agent-listen", "127.0.0.1:0",
 		"--replay", filepath.Join(traces, trace), "--data", t.TempDir())
-	up.waitAddr(t)
+	up.WaitAddr(t)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		code, out, errOut := runSplit(t, "query", "--hub", hubAddr, "--all", "--json")
@@ -382,7 +382,7 @@ func TestQueryErrors(t *testing.T) {
 	hubAddr := freeAddr(t)
 	up := start(t, "up", "up", "--listen", hubAddr, "--agent-listen", "127.0.0.1:0",
 		"--replay", filepath.Join(traces, "sfprocessor_tcp.sf"), "--data", "")
-	up.waitAddr(t)
+	up.WaitAddr(t)
 	for _, args := range [][]string{{"query"}, {"provenance", "--pid", "1"}} {
 		code, out := run(t, append(args, "--hub", hubAddr)...)
 		if code != exitFailure || !strings.Contains(out, "hub "+hubAddr+" cannot") || !strings.Contains(out, "keeps no store") {

@@ -221,7 +221,7 @@ func TestRulesPushListDelete(t *testing.T) {
 	hubAddr := freeAddr(t)
 	up := start(t, "up", "up", "--listen", hubAddr, "--agent-listen", "127.0.0.1:0",
 		"--replay", filepath.Join(traces, "sfprocessor_tcp.sf"))
-	up.waitAddr(t)
+	up.WaitAddr(t)
 	custom := writeRules(t, "custom.yaml", customRules)
 	broken := writeRules(t, "broken.yaml", brokenRules)
 	standalone := writeRules(t, "standalone.yaml", standaloneRules)
@@ -303,8 +303,8 @@ func TestRulesPushListDelete(t *testing.T) {
 		t.Errorf("rules push --replace standalone.yaml: exit %d\n%s%s", code, stdout, stderr)
 	}
 	list(4, []string{"standalone.yaml"}, "2 rules: 1 compiled, 0 not applicable, 1 disabled")
-	if !strings.Contains(up.log(), `"msg":"rules changed"`) {
-		t.Errorf("the hub logged no change:\n%s", up.log())
+	if !strings.Contains(up.Log(), `"msg":"rules changed"`) {
+		t.Errorf("the hub logged no change:\n%s", up.Log())
 	}
 }
 
@@ -365,7 +365,7 @@ func TestHubRulesFlags(t *testing.T) {
 			hubAddr := freeAddr(t)
 			up := start(t, "up", append([]string{"up", "--listen", hubAddr, "--agent-listen", "127.0.0.1:0",
 				"--replay", filepath.Join(traces, "sfprocessor_tcp.sf")}, tt.args...)...)
-			up.waitAddr(t)
+			up.WaitAddr(t)
 			code, stdout, stderr := runSplit(t, "rules", "list", "--hub", hubAddr, "--json")
 			if code != 0 {
 				t.Fatalf("rules list: exit %d\n%s%s", code, stdout, stderr)
@@ -384,8 +384,8 @@ func TestHubRulesFlags(t *testing.T) {
 			if got := summary(resp.GetReport()); got != tt.wantSummary {
 				t.Errorf("rules in force: %s, want %s", got, tt.wantSummary)
 			}
-			if !strings.Contains(up.log(), `"msg":"rules loaded"`) || !strings.Contains(up.log(), `"rules":"`+tt.wantSummary+`"`) {
-				t.Errorf("the hub's logs do not say it loaded %q:\n%s", tt.wantSummary, up.log())
+			if !strings.Contains(up.Log(), `"msg":"rules loaded"`) || !strings.Contains(up.Log(), `"rules":"`+tt.wantSummary+`"`) {
+				t.Errorf("the hub's logs do not say it loaded %q:\n%s", tt.wantSummary, up.Log())
 			}
 		})
 	}

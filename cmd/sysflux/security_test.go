@@ -62,11 +62,11 @@ func TestMTLSEndToEnd(t *testing.T) {
 	agent := start(t, "agent", "agent", "--listen", "127.0.0.1:0", "--agent-id", "agent-tls", "--node", "node-tls",
 		"--replay", filepath.Join(traces, trace),
 		"--tls-cert", p.Server.Cert, "--tls-key", p.Server.Key, "--tls-client-ca", p.CA, "--allowed-hub", mtlstest.ClientName)
-	agentAddr := agent.waitAddr(t)
+	agentAddr := agent.WaitAddr(t)
 	hub := start(t, "hub", "hub", "--listen", "127.0.0.1:0", "--agent", agentAddr,
 		"--agent-ca", p.CA, "--agent-cert", p.Client.Cert, "--agent-key", p.Client.Key,
 		"--tls-cert", p.Server.Cert, "--tls-key", p.Server.Key, "--tokens", tokens)
-	hubAddr := hub.waitAddr(t)
+	hubAddr := hub.WaitAddr(t)
 
 	code, out, errOut := runEnv(t, []string{tokenEnv + "=" + readToken},
 		"tail", "--hub", hubAddr, "--tls-ca", p.CA, "--from-oldest", "--json", "--count", fmt.Sprint(len(want)))
@@ -117,7 +117,7 @@ func TestMTLSEndToEnd(t *testing.T) {
 			}
 		})
 	}
-	if logs := hub.log(); !strings.Contains(logs, `"token":"reader"`) || strings.Contains(logs, readToken) {
+	if logs := hub.Log(); !strings.Contains(logs, `"token":"reader"`) || strings.Contains(logs, readToken) {
 		t.Errorf("the hub's logs should name the read token's refusal by name, never show the token:\n%s", logs)
 	}
 }

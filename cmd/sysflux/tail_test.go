@@ -35,7 +35,7 @@ func TestTailFilter(t *testing.T) {
 	}
 	hubAddr := freeAddr(t)
 	up := start(t, "up", "up", "--listen", hubAddr, "--agent-listen", "127.0.0.1:0", "--replay", filepath.Join(traces, trace))
-	up.waitAddr(t)
+	up.WaitAddr(t)
 
 	code, out := run(t, "tail", "--hub", hubAddr, "--from-oldest", "--json", "--type", "process_event",
 		"--filter", "spawned_process and proc.name in (shell_binaries)", "--count", fmt.Sprint(len(want)))
