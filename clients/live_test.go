@@ -342,21 +342,8 @@ func (o *oracle) queryRange(types []string, pageSize int32) SpecQuery {
 
 // recordType returns the type of a record's payload.
 func recordType(rec *sysflowv1.Record) sysflowv1.RecordType {
-	switch rec.GetRec().(type) {
-	case *sysflowv1.Record_ProcessEvent:
-		return sysflowv1.RecordType_RECORD_TYPE_PROCESS_EVENT
-	case *sysflowv1.Record_NetworkFlow:
-		return sysflowv1.RecordType_RECORD_TYPE_NETWORK_FLOW
-	case *sysflowv1.Record_FileFlow:
-		return sysflowv1.RecordType_RECORD_TYPE_FILE_FLOW
-	case *sysflowv1.Record_FileEvent:
-		return sysflowv1.RecordType_RECORD_TYPE_FILE_EVENT
-	case *sysflowv1.Record_NetworkEvent:
-		return sysflowv1.RecordType_RECORD_TYPE_NETWORK_EVENT
-	case *sysflowv1.Record_ProcessFlow:
-		return sysflowv1.RecordType_RECORD_TYPE_PROCESS_FLOW
-	}
-	return sysflowv1.RecordType_RECORD_TYPE_UNSPECIFIED
+	t, _ := sysflux.ParseRecordType(sysflux.TypeName(rec))
+	return t
 }
 
 func typeNames(types []sysflowv1.RecordType) []string {
