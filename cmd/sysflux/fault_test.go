@@ -424,6 +424,32 @@ type faultySidekick struct {
 }
 
 // newFaultySidekick reserves a loopback port and does not listen on it yet: posts are refused
+// alertingHub is a hub posting alerts to Falcosidekick, reading one agent.
+type alertingHub struct {
+	agent, hub *proc
+	agentAddr  string
+	metrics    *scraper // the hub's
+	api        hubv1connect.HubServiceClient
+}
+
+// startAlertingHub starts an agent replaying trace (agent name-agent on node name-node) and a
+// hub reading it with the rules of rulesText, posting alerts to sk.
+func startAlertingHub(t *testing.T, name, trace, rulesText string, sk *faultySidekick) alertingHub {
+	t.Helper()
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rules, []byte(rulesText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ag := start(t, "agent", "agent", "--listen", "127.0.0.1:0", "--agent-id", name+"-agent", "--node", name+"-node",
+		"--replay", filepath.Join(traces, trace), "--metrics-listen", "")
+	agentAddr := ag.WaitAddr(t)
+	hubAddr := freeAddr(t)
+	hub := start(t, "hub", "hub", "--listen", hubAddr, "--agent", agentAddr, "--data", t.TempDir(),
+		"--rules", rules, "--sidekick-url", sk.url, "--metrics-listen", "127.0.0.1:0")
+	hub.WaitAddr(t)
+	return alertingHub{agent: ag, hub: hub, agentAddr: agentAddr, metrics: newScraper(metricsAddr(t, hub), nil), api: hubClient(hubAddr)}
+}
+
 // by the kernel until listen.
 func newFaultySidekick(t *testing.T) *faultySidekick {
 	addr := freeAddr(t)
@@ -531,21 +557,9 @@ func TestFaultSidekickOutage(t *testing.T) {
 	const trace = "sfprocessor_k8s_small.sf"
 	want := readTraces(t, trace)
 	wantAlerts := expectedAlerts(want)
-	rules := filepath.Join(t.TempDir(), "alerts.yaml")
-	if err := os.WriteFile(rules, []byte(alertRules), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
 	sk := newFaultySidekick(t)
-	ag := start(t, "agent", "agent", "--listen", "127.0.0.1:0", "--agent-id", "sk-agent", "--node", "sk-node",
-		"--replay", filepath.Join(traces, trace), "--metrics-listen", "")
-	agentAddr := ag.WaitAddr(t)
-	hubAddr := freeAddr(t)
-	hub := start(t, "hub", "hub", "--listen", hubAddr, "--agent", agentAddr, "--data", t.TempDir(),
-		"--rules", rules, "--sidekick-url", sk.url, "--metrics-listen", "127.0.0.1:0")
-	hub.WaitAddr(t)
-	hm := newScraper(metricsAddr(t, hub), nil)
-	c := hubClient(hubAddr)
+	ah := startAlertingHub(t, "sk", trace, alertRules, sk)
+	ag, hub, agentAddr, hm, c := ah.agent, ah.hub, ah.agentAddr, ah.metrics, ah.api
 
 	// Down: nothing listens. The hub raises every alert of the trace meanwhile and queues them.
 	m := hm.waitMetrics(t, "the hub raises every alert while Falcosidekick is down", 30*time.Second, func(m scraped) bool {
@@ -856,22 +870,10 @@ func TestFaultSidekickOverflow(t *testing.T) {
 		fmt.Fprintf(&rulesText, "- rule: Every event %d\n  desc: all\n  condition: evt.num > 0\n  output: \"event (seq=%%evt.num)\"\n  priority: debug\n", i+1)
 	}
 	raisedWant := nRules * events
-	rules := filepath.Join(t.TempDir(), "every.yaml")
-	if err := os.WriteFile(rules, []byte(rulesText.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
 	sk := newFaultySidekick(t)
 	sk.listen(t, "refuse")
-	ag := start(t, "agent", "agent", "--listen", "127.0.0.1:0", "--agent-id", "flood-agent", "--node", "flood-node",
-		"--replay", filepath.Join(traces, trace), "--metrics-listen", "")
-	agentAddr := ag.WaitAddr(t)
-	hubAddr := freeAddr(t)
-	hub := start(t, "hub", "hub", "--listen", hubAddr, "--agent", agentAddr, "--data", t.TempDir(),
-		"--rules", rules, "--sidekick-url", sk.url, "--metrics-listen", "127.0.0.1:0")
-	hub.WaitAddr(t)
-	hm := newScraper(metricsAddr(t, hub), nil)
-	c := hubClient(hubAddr)
+	ah := startAlertingHub(t, "flood", trace, rulesText.String(), sk)
+	ag, hub, agentAddr, hm, c := ah.agent, ah.hub, ah.agentAddr, ah.metrics, ah.api
 
 	m := hm.waitMetrics(t, "every alert raised while Falcosidekick answers 503", 60*time.Second, func(m scraped) bool {
 		v, _ := m.get("sysflux_hub_alerts_total")
