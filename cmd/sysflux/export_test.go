@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -127,7 +128,7 @@ func TestExport(t *testing.T) {
 			t.Errorf("export: %d records besides headers, want the %d query returns; entities written more often than the trace has them: %s",
 				got, want, extraEntities(recs, trace))
 		}
-		if g, w := typeCounts(recs), typeCounts(trace); !mapsEqual(g, w) {
+		if g, w := typeCounts(recs), typeCounts(trace); !maps.Equal(g, w) {
 			t.Errorf("export: records by type %v, want the trace's %v", g, w)
 		}
 		if !strings.Contains(stderr, fmt.Sprintf("%s records,", humanize.Comma(int64(len(recs))))) {
@@ -193,7 +194,7 @@ func TestExport(t *testing.T) {
 		if !strings.HasPrefix(stderr, fmt.Sprintf("exported %d files, ", len(names))) {
 			t.Errorf("export summary %q, want %d files", stderr, len(names))
 		}
-		if g, w := typeCounts(events), typeCounts(traceEvents); !mapsEqual(g, w) {
+		if g, w := typeCounts(events), typeCounts(traceEvents); !maps.Equal(g, w) {
 			t.Errorf("export --max-file-size 64KiB: events and flows by type %v, want the trace's %v", g, w)
 		}
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"path/filepath"
 	"slices"
@@ -109,7 +110,7 @@ func TestQuery(t *testing.T) {
 
 	t.Run("all", func(t *testing.T) {
 		got := queryRecords(t, append(hub, "--all")...)
-		if g, w := typeCounts(got), typeCounts(trace); !mapsEqual(g, w) {
+		if g, w := typeCounts(got), typeCounts(trace); !maps.Equal(g, w) {
 			t.Errorf("query --all: records by type %v, want the trace's %v", g, w)
 		}
 		want := make([]int64, len(trace))
@@ -310,16 +311,7 @@ func TestQuery(t *testing.T) {
 	})
 
 	t.Run("bad filter", func(t *testing.T) {
-		for _, tt := range []struct {
-			args []string
-			want string
-		}{
-			{[]string{"--filter", "spawned_process and\n  proc.name in (shell_binaries"}, "--filter: filter:2:31: expected a ')' token"},
-			{[]string{"--filter", "spawned_process and nope"}, "--filter: filter:1:21: Undefined macro 'nope'"},
-			{[]string{"--cel", `proc.name == "sh" &&`}, "--cel: filter:1:21: Syntax error"},
-			{[]string{"--cel", "x", "--filter", "y"}, "give one filter"},
-			{[]string{"--filter", " "}, "the filter is empty"},
-		} {
+		for _, tt := range badFilters {
 			code, out := run(t, append(append([]string{"query"}, hub...), tt.args...)...)
 			if code != exitUsage || !strings.Contains(out, tt.want) {
 				t.Errorf("query %q: exit %d, output %q; want exit %d saying %q", tt.args, code, out, exitUsage, tt.want)
@@ -337,18 +329,6 @@ func missing(got, want []int64) []int64 {
 		}
 	}
 	return out
-}
-
-func mapsEqual(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestQueryErrors checks the exit codes and messages of bad flags, an unreachable hub and a hub
@@ -489,4 +469,16 @@ func TestProvenance(t *testing.T) {
 	if code != exitFailure || !strings.Contains(out, "elsewhere") {
 		t.Errorf("provenance --node elsewhere: exit %d, output %q; want exit %d naming the node", code, out, exitFailure)
 	}
+}
+
+// badFilters are filter flags that query and tail refuse, and what they must say.
+var badFilters = []struct {
+	args []string
+	want string
+}{
+	{[]string{"--filter", "spawned_process and\n  proc.name in (shell_binaries"}, "--filter: filter:2:31: expected a ')' token"},
+	{[]string{"--filter", "spawned_process and nope"}, "--filter: filter:1:21: Undefined macro 'nope'"},
+	{[]string{"--cel", `proc.name == "sh" &&`}, "--cel: filter:1:21: Syntax error"},
+	{[]string{"--cel", "x", "--filter", "y"}, "give one filter"},
+	{[]string{"--filter", " "}, "the filter is empty"},
 }
