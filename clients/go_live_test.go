@@ -313,18 +313,18 @@ func deliver(sub *sysflux.Subscription) <-chan item {
 	return items
 }
 
-// quiet fails the test if the subscription delivers anything before its next heartbeat.
-func quiet(t *testing.T, sub *sysflux.Subscription, items <-chan item) {
+// untilHeartbeat hands each item the subscription delivers to take, until the subscription
+// has received more than after heartbeats; it fails the test if none comes within 15s.
+func untilHeartbeat(t *testing.T, sub *sysflux.Subscription, items <-chan item, after int64, take func(item)) {
 	t.Helper()
-	h := sub.Heartbeats()
 	deadline := time.After(15 * time.Second)
-	for sub.Heartbeats() == h {
+	for sub.Heartbeats() == after {
 		select {
 		case it, ok := <-items:
 			if !ok {
 				t.Fatalf("subscription ended: %v", sub.Err())
 			}
-			t.Fatalf("unexpected item after the last expected one: record %v alert %v", it.rec, it.alert)
+			take(it)
 		case <-deadline:
 			t.Fatal("no heartbeat in 15s")
 		case <-time.After(20 * time.Millisecond):
@@ -332,22 +332,18 @@ func quiet(t *testing.T, sub *sysflux.Subscription, items <-chan item) {
 	}
 }
 
+// quiet fails the test if the subscription delivers anything before its next heartbeat.
+func quiet(t *testing.T, sub *sysflux.Subscription, items <-chan item) {
+	t.Helper()
+	untilHeartbeat(t, sub, items, sub.Heartbeats(), func(it item) {
+		t.Fatalf("unexpected item after the last expected one: record %v alert %v", it.rec, it.alert)
+	})
+}
+
 // waitHeartbeat waits for the subscription's first heartbeat: the hub has registered it.
 func waitHeartbeat(t *testing.T, sub *sysflux.Subscription, items <-chan item) {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
-	for sub.Heartbeats() == 0 {
-		select {
-		case it, ok := <-items:
-			if !ok {
-				t.Fatalf("subscription ended: %v", sub.Err())
-			}
-			t.Logf("before the first heartbeat: %v", it.alert)
-		case <-deadline:
-			t.Fatal("no heartbeat in 15s")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	untilHeartbeat(t, sub, items, 0, func(it item) { t.Logf("before the first heartbeat: %v", it.alert) })
 }
 
 // collectAlerts counts by rule the alerts of agent until n of them arrived and then a
@@ -356,6 +352,12 @@ func collectAlerts(t *testing.T, sub *sysflux.Subscription, items <-chan item, a
 	t.Helper()
 	got := map[string]int{}
 	total := 0
+	count := func(it item) {
+		if it.alert != nil && it.alert.GetPosition().GetAgentId() == agent {
+			got[it.alert.GetRule()]++
+			total++
+		}
+	}
 	deadline := time.After(60 * time.Second)
 	for total < n {
 		select {
@@ -363,30 +365,12 @@ func collectAlerts(t *testing.T, sub *sysflux.Subscription, items <-chan item, a
 			if !ok {
 				t.Fatalf("subscription ended: %v", sub.Err())
 			}
-			if it.alert != nil && it.alert.GetPosition().GetAgentId() == agent {
-				got[it.alert.GetRule()]++
-				total++
-			}
+			count(it)
 		case <-deadline:
 			t.Fatalf("received %d of %d alerts in 60s: %v", total, n, got)
 		}
 	}
-	h := sub.Heartbeats()
-	deadline = time.After(15 * time.Second)
-	for sub.Heartbeats() == h {
-		select {
-		case it, ok := <-items:
-			if !ok {
-				t.Fatalf("subscription ended: %v", sub.Err())
-			}
-			if it.alert != nil && it.alert.GetPosition().GetAgentId() == agent {
-				got[it.alert.GetRule()]++
-			}
-		case <-deadline:
-			t.Fatal("no heartbeat in 15s")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	untilHeartbeat(t, sub, items, sub.Heartbeats(), count)
 	return got
 }
 
